@@ -1,0 +1,208 @@
+package nextidentity
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AuthRequest is one pending authorization: the URL to send the browser to
+// and the secrets Exchange needs when the browser comes back. It is
+// JSON-serialisable so an app can keep it in a sealed cookie; never put it in
+// the URL or an unsealed cookie.
+type AuthRequest struct {
+	URL          string `json:"url"`
+	State        string `json:"state"`
+	Nonce        string `json:"nonce"`
+	CodeVerifier string `json:"code_verifier"`
+}
+
+// AuthOption customises an authorization, registration or profile URL.
+type AuthOption func(*authParams)
+
+type authParams struct {
+	v       url.Values
+	scopes  []string
+	invalid string // a reserved parameter an option tried to set
+}
+
+// reserved parameters are set by the client and cannot be overridden: they
+// carry the request's security properties.
+var reserved = []string{
+	"response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
+	"code_challenge", "code_challenge_method",
+}
+
+// WithPrompt sets "prompt", e.g. "login", "none", "consent".
+func WithPrompt(prompt ...string) AuthOption {
+	return func(p *authParams) { p.v.Set("prompt", strings.Join(prompt, " ")) }
+}
+
+// WithMaxAge sets "max_age": the longest time since the user's last
+// authentication the app accepts.
+func WithMaxAge(d time.Duration) AuthOption {
+	return func(p *authParams) { p.v.Set("max_age", strconv.FormatInt(int64(d/time.Second), 10)) }
+}
+
+// WithLoginHint sets "login_hint", typically the user's email.
+func WithLoginHint(hint string) AuthOption {
+	return func(p *authParams) { p.v.Set("login_hint", hint) }
+}
+
+// WithUILocales sets "ui_locales", e.g. "fr-CA", "en-US".
+func WithUILocales(locales ...string) AuthOption {
+	return func(p *authParams) { p.v.Set("ui_locales", strings.Join(locales, " ")) }
+}
+
+// WithOfflineAccess sets access_type=offline, which asks for a refresh token.
+func WithOfflineAccess() AuthOption {
+	return func(p *authParams) { p.v.Set("access_type", "offline") }
+}
+
+// WithScopes adds scopes to Config.Scopes for this request.
+func WithScopes(scopes ...string) AuthOption {
+	return func(p *authParams) { p.scopes = append(p.scopes, scopes...) }
+}
+
+// WithParam sets any other parameter. The parameters that carry the request's
+// security (response_type, client_id, redirect_uri, scope, state, nonce,
+// code_challenge, code_challenge_method) cannot be set this way: the URL
+// builder returns an error instead.
+func WithParam(key, value string) AuthOption {
+	return func(p *authParams) {
+		if slices.Contains(reserved, key) {
+			p.invalid = key
+			return
+		}
+		p.v.Set(key, value)
+	}
+}
+
+// AuthCodeURL starts a sign-in: it returns the provider's /authorize URL with
+// response_type=code, a fresh state and nonce, and a PKCE S256 challenge,
+// together with the secrets Exchange needs later.
+func (c *Client) AuthCodeURL(opts ...AuthOption) (*AuthRequest, error) {
+	return c.authURL(c.endpoints.authorization, opts)
+}
+
+// RegisterURL is AuthCodeURL for the provider's registration screen
+// (/register takes the same parameters as /authorize).
+func (c *Client) RegisterURL(opts ...AuthOption) (*AuthRequest, error) {
+	return c.authURL(c.endpoints.register, opts)
+}
+
+// PersonalDetailsURL is AuthCodeURL for the provider's profile screen
+// (/personal-details takes the same parameters as /authorize).
+func (c *Client) PersonalDetailsURL(opts ...AuthOption) (*AuthRequest, error) {
+	return c.authURL(c.endpoints.personalDetails, opts)
+}
+
+func (c *Client) authURL(endpoint string, opts []AuthOption) (*AuthRequest, error) {
+	p := authParams{v: url.Values{}}
+	for _, o := range opts {
+		o(&p)
+	}
+	if p.invalid != "" {
+		return nil, fmt.Errorf("%w: WithParam cannot set %q", ErrInvalidConfig, p.invalid)
+	}
+	state, err := randomString(32)
+	if err != nil {
+		return nil, err
+	}
+	nonce, err := randomString(32)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := randomString(32) // 43 characters, RFC 7636 section 4.1
+	if err != nil {
+		return nil, err
+	}
+	v := p.v
+	v.Set("response_type", "code")
+	v.Set("client_id", c.cfg.ClientID)
+	v.Set("redirect_uri", c.cfg.RedirectURL)
+	v.Set("scope", strings.Join(c.scopes(p.scopes), " "))
+	v.Set("state", state)
+	v.Set("nonce", nonce)
+	v.Set("code_challenge", s256(verifier))
+	v.Set("code_challenge_method", "S256")
+	return &AuthRequest{
+		URL:          appendQuery(endpoint, v),
+		State:        state,
+		Nonce:        nonce,
+		CodeVerifier: verifier,
+	}, nil
+}
+
+// scopes returns Config.Scopes (or the default) plus extra, with "openid"
+// first and no duplicates.
+func (c *Client) scopes(extra []string) []string {
+	base := c.cfg.Scopes
+	if len(base) == 0 {
+		base = []string{"openid", "profile", "email"}
+	}
+	out := []string{"openid"}
+	for _, s := range slices.Concat(base, extra) {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// LogoutRequest describes a logout at the provider.
+type LogoutRequest struct {
+	// PostLogoutRedirectURL is where the provider sends the browser after
+	// logout; it must be registered with the provider.
+	PostLogoutRedirectURL string
+	// State is echoed back to PostLogoutRedirectURL.
+	State string
+	// IDTokenHint is the raw ID token of the session being ended.
+	IDTokenHint string
+}
+
+// LogoutURL returns the provider's logout URL (end_session_endpoint, else
+// Issuer + "/endsession") with client_id and the request's parameters.
+func (c *Client) LogoutURL(r LogoutRequest) string {
+	v := url.Values{}
+	v.Set("client_id", c.cfg.ClientID)
+	if r.PostLogoutRedirectURL != "" {
+		v.Set("post_logout_redirect_uri", r.PostLogoutRedirectURL)
+	}
+	if r.State != "" {
+		v.Set("state", r.State)
+	}
+	if r.IDTokenHint != "" {
+		v.Set("id_token_hint", r.IDTokenHint)
+	}
+	return appendQuery(c.endpoints.endSession, v)
+}
+
+func appendQuery(endpoint string, v url.Values) string {
+	sep := "?"
+	if strings.Contains(endpoint, "?") {
+		sep = "&"
+	}
+	return endpoint + sep + v.Encode()
+}
+
+// randomString returns n bytes from crypto/rand, base64url-encoded.
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("nextidentity: reading random bytes: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// s256 is the PKCE S256 code challenge of verifier (RFC 7636 section 4.2).
+func s256(verifier string) string {
+	h := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}

@@ -1,0 +1,170 @@
+package nextidentity
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// profileClaims are the standard profile claims shared by the ID token and
+// the userinfo response.
+type profileClaims struct {
+	Name                string      `json:"name"`
+	GivenName           string      `json:"given_name"`
+	FamilyName          string      `json:"family_name"`
+	Email               string      `json:"email"`
+	EmailVerified       flexBool    `json:"email_verified"`
+	PhoneNumber         string      `json:"phone_number"`
+	PhoneNumberVerified flexBool    `json:"phone_number_verified"`
+	Locale              string      `json:"locale"`
+	UpdatedAt           UpdatedTime `json:"updated_at"`
+}
+
+var jsonNull = []byte("null")
+
+// audience is the "aud" claim: a string or an array of strings.
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, jsonNull) {
+		*a = nil
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = audience{s}
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return errors.New(`"aud" must be a string or an array of strings`)
+	}
+	*a = l
+	return nil
+}
+
+// maxUnix is 9999-12-31T23:59:59Z: later NumericDates are refused rather than
+// overflowing time.Time arithmetic.
+const maxUnix = 253402300799
+
+// numericDate is a JWT NumericDate (RFC 7519 section 2): seconds since the
+// epoch, integer or fractional. set records whether the claim was present.
+type numericDate struct {
+	t   time.Time
+	set bool
+}
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, jsonNull) {
+		*d = numericDate{}
+		return nil
+	}
+	t, err := parseUnix(b)
+	if err != nil {
+		return err
+	}
+	*d = numericDate{t: t, set: true}
+	return nil
+}
+
+func parseUnix(b []byte) (time.Time, error) {
+	s := string(b)
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if i < 0 || i > maxUnix {
+			return time.Time{}, fmt.Errorf("NumericDate %d out of range", i)
+		}
+		return time.Unix(i, 0), nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f > maxUnix {
+		return time.Time{}, fmt.Errorf("invalid NumericDate %.40q", s)
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), nil
+}
+
+// flexBool accepts true/false and the strings "true"/"false", which some
+// deployments send.
+type flexBool bool
+
+func (f *flexBool) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "true", `"true"`:
+		*f = true
+	case "false", `"false"`, "null":
+		*f = false
+	default:
+		return fmt.Errorf("invalid boolean %.40q", b)
+	}
+	return nil
+}
+
+// UpdatedTime is the "updated_at" claim. Next Identity sends it as a string
+// like "2021-01-07 20:44:35.176625 +0000"; OpenID Connect says a NumericDate.
+// Both are accepted, as is RFC 3339.
+type UpdatedTime struct{ time.Time }
+
+// updatedAtLayouts are tried in order for string values.
+var updatedAtLayouts = []string{
+	"2006-01-02 15:04:05.999999999 -0700",
+	"2006-01-02 15:04:05.999999999 -0700 MST",
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999",
+}
+
+// UnmarshalJSON accepts a string in the provider's format or RFC 3339, a
+// number of seconds since the epoch, or null.
+func (u *UpdatedTime) UnmarshalJSON(b []byte) error {
+	t, err := parseUpdatedAt(b)
+	if err != nil {
+		return err
+	}
+	u.Time = t
+	return nil
+}
+
+// MarshalJSON writes the time as RFC 3339, or null when zero.
+func (u UpdatedTime) MarshalJSON() ([]byte, error) {
+	if u.IsZero() {
+		return jsonNull, nil
+	}
+	return json.Marshal(u.Time.Format(time.RFC3339Nano))
+}
+
+// parseUpdatedAt parses a raw JSON "updated_at" value (a quoted string or a
+// number). null and "" give the zero time.
+func parseUpdatedAt(raw []byte) (time.Time, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, jsonNull) {
+		return time.Time{}, nil
+	}
+	if raw[0] != '"' {
+		t, err := parseUnix(raw)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("updated_at: %w", err)
+		}
+		return t.UTC(), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return time.Time{}, fmt.Errorf("updated_at: %w", err)
+	}
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range updatedAtLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("updated_at: unrecognised time %.64q", s)
+}

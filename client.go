@@ -1,0 +1,430 @@
+// Package nextidentity is an OpenID Connect relying-party client for Next
+// Identity, a hosted OpenID Connect provider.
+//
+// A Client builds authorization URLs (with state, nonce and PKCE), handles the
+// redirect back, exchanges the authorization code at the token endpoint,
+// verifies the returned ID token, refreshes tokens and calls the userinfo
+// endpoint. Provider error bodies become *Error values that match the
+// package's sentinel errors with errors.Is.
+package nextidentity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oidc-kit/nextidentity/internal/httpx"
+	"github.com/oidc-kit/nextidentity/internal/keys"
+)
+
+// AuthStyle says how a confidential client authenticates at the token endpoint.
+type AuthStyle int
+
+const (
+	// AuthStyleBasic sends the client id and secret with HTTP Basic
+	// authentication, each form-encoded first as RFC 6749 section 2.3.1
+	// requires. It is the default.
+	AuthStyleBasic AuthStyle = iota
+	// AuthStyleInParams sends client_id and client_secret in the form body.
+	AuthStyleInParams
+)
+
+// Defaults used when the corresponding Config field is left zero.
+const (
+	DefaultLeeway           = time.Minute
+	DefaultMaxResponseBytes = 1 << 20
+	DefaultHTTPTimeout      = 30 * time.Second
+	DefaultJWKSRefresh      = time.Hour
+	DefaultJWKSUnknownKID   = 5 * time.Minute
+)
+
+// Config configures a Client. Issuer, ClientID and RedirectURL are required.
+type Config struct {
+	// Issuer is the tenant's base URL, for example "https://id.example.com".
+	// It is matched exactly against the "iss" claim, the discovery document
+	// and the callback's "iss" parameter, so a trailing slash matters. It must
+	// use https, except on loopback hosts.
+	Issuer string
+	// ClientID is the OAuth client id registered with the provider.
+	ClientID string
+	// ClientSecret authenticates a confidential client and keys HS256/384/512
+	// ID tokens. Empty means a public client: PKCE only, no authentication.
+	ClientSecret string
+	// RedirectURL is the callback URL registered for the client.
+	RedirectURL string
+	// Scopes requested; default openid, profile, email. "openid" is always sent.
+	Scopes []string
+
+	// HTTPClient makes every provider request. Default: a client with a
+	// DefaultHTTPTimeout timeout. Redirects are never followed on the token
+	// and userinfo endpoints, whatever this client's CheckRedirect says.
+	HTTPClient *http.Client
+
+	// Endpoint overrides. When AuthorizationEndpoint, TokenEndpoint,
+	// UserInfoEndpoint and JWKSURL are all set, New makes no discovery request.
+	AuthorizationEndpoint string
+	TokenEndpoint         string
+	UserInfoEndpoint      string
+	JWKSURL               string
+	// EndSessionEndpoint defaults to discovery's end_session_endpoint, else
+	// Issuer + "/endsession".
+	EndSessionEndpoint string
+	// RegisterEndpoint defaults to Issuer + "/register".
+	RegisterEndpoint string
+	// PersonalDetailsEndpoint defaults to Issuer + "/personal-details".
+	PersonalDetailsEndpoint string
+
+	// SigningAlgs is the ID token "alg" allow-list. Default: the algorithms
+	// discovery lists (else RS256), plus HS256 when ClientSecret is set.
+	// "none" is always refused.
+	SigningAlgs []string
+	// Leeway tolerated on exp and iat. Zero means DefaultLeeway; a negative
+	// value means no leeway.
+	Leeway time.Duration
+	// Now is the clock used for token checks; default time.Now.
+	Now func() time.Time
+
+	// UserInfoMethod is http.MethodPost (default, as the provider documents)
+	// or http.MethodGet.
+	UserInfoMethod string
+	// AuthStyle selects the client authentication at the token endpoint.
+	AuthStyle AuthStyle
+
+	// MaxResponseBytes bounds every response body read, the discovery
+	// document and the JWKS included. Default DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+	// JWKSRefreshInterval is how often the JWKS is refreshed in the
+	// background. Default DefaultJWKSRefresh.
+	JWKSRefreshInterval time.Duration
+	// JWKSUnknownKIDInterval is the least time between two JWKS fetches caused
+	// by an ID token with an unknown "kid". The first such fetch after a
+	// successful load is always allowed. Default DefaultJWKSUnknownKID.
+	JWKSUnknownKIDInterval time.Duration
+
+	// Logger receives one debug record per provider request (endpoint,
+	// status, duration). It never receives secrets, codes, tokens or PKCE
+	// verifiers. Nil means silent.
+	Logger *slog.Logger
+}
+
+// Client is a Next Identity relying party. It is safe for concurrent use.
+// Call Close when done with it to stop the background JWKS refresh.
+type Client struct {
+	cfg       Config
+	endpoints endpoints
+	algs      map[string]bool
+	secret    []byte // HMAC key for HS* ID tokens
+	http      *http.Client // discovery and JWKS
+	strict    *http.Client // token and userinfo: no redirects
+	keys      *keys.Store  // nil when no jwks_uri is known
+	log       *slog.Logger
+	now       func() time.Time
+	leeway    time.Duration
+	limit     int64
+	closeOnce sync.Once
+}
+
+type endpoints struct {
+	authorization, token, userinfo, jwks, endSession, register, personalDetails string
+}
+
+// providerMetadata is the part of the discovery document the client reads.
+type providerMetadata struct {
+	Issuer                string   `json:"issuer"`
+	AuthorizationEndpoint string   `json:"authorization_endpoint"`
+	TokenEndpoint         string   `json:"token_endpoint"`
+	UserInfoEndpoint      string   `json:"userinfo_endpoint"`
+	JWKSURI               string   `json:"jwks_uri"`
+	EndSessionEndpoint    string   `json:"end_session_endpoint"`
+	IDTokenSigningAlgs    []string `json:"id_token_signing_alg_values_supported"`
+}
+
+// supportedAlgs are the JWS algorithms the verifier implements.
+var supportedAlgs = []string{
+	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+	"ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512",
+}
+
+// New validates cfg, reads the provider's discovery document unless every
+// endpoint is configured, and returns a ready Client. ctx bounds only the
+// discovery request; the client's background work runs until Close.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	if err := validateConfig(&cfg); err != nil {
+		return nil, err
+	}
+	c := &Client{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		leeway: cfg.Leeway,
+		limit:  cfg.MaxResponseBytes,
+		secret: []byte(cfg.ClientSecret),
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	switch {
+	case c.leeway == 0:
+		c.leeway = DefaultLeeway
+	case c.leeway < 0:
+		c.leeway = 0
+	}
+	if c.limit <= 0 {
+		c.limit = DefaultMaxResponseBytes
+	}
+	c.http = cfg.HTTPClient
+	if c.http == nil {
+		c.http = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	strict := *c.http
+	strict.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.strict = &strict
+
+	e := endpoints{
+		authorization:   cfg.AuthorizationEndpoint,
+		token:           cfg.TokenEndpoint,
+		userinfo:        cfg.UserInfoEndpoint,
+		jwks:            cfg.JWKSURL,
+		endSession:      cfg.EndSessionEndpoint,
+		register:        cfg.RegisterEndpoint,
+		personalDetails: cfg.PersonalDetailsEndpoint,
+	}
+	var discovered []string
+	if e.authorization == "" || e.token == "" || e.userinfo == "" || e.jwks == "" {
+		md, err := c.discover(ctx)
+		if err != nil {
+			return nil, err
+		}
+		e.authorization = firstNonEmpty(e.authorization, md.AuthorizationEndpoint)
+		e.token = firstNonEmpty(e.token, md.TokenEndpoint)
+		e.userinfo = firstNonEmpty(e.userinfo, md.UserInfoEndpoint)
+		e.jwks = firstNonEmpty(e.jwks, md.JWKSURI)
+		e.endSession = firstNonEmpty(e.endSession, md.EndSessionEndpoint)
+		discovered = md.IDTokenSigningAlgs
+	}
+	base := strings.TrimSuffix(cfg.Issuer, "/")
+	e.endSession = firstNonEmpty(e.endSession, base+"/endsession")
+	e.register = firstNonEmpty(e.register, base+"/register")
+	e.personalDetails = firstNonEmpty(e.personalDetails, base+"/personal-details")
+	for _, f := range []struct{ name, v string }{
+		{"AuthorizationEndpoint", e.authorization},
+		{"TokenEndpoint", e.token},
+		{"UserInfoEndpoint", e.userinfo},
+		{"EndSessionEndpoint", e.endSession},
+		{"RegisterEndpoint", e.register},
+		{"PersonalDetailsEndpoint", e.personalDetails},
+	} {
+		if err := checkEndpoint(f.name, f.v, false); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkEndpoint("JWKSURL", e.jwks, true); err != nil {
+		return nil, err
+	}
+	c.endpoints = e
+
+	algs, err := allowedAlgs(cfg.SigningAlgs, discovered, cfg.ClientSecret != "")
+	if err != nil {
+		return nil, err
+	}
+	c.algs = algs
+	if e.jwks != "" {
+		c.keys = keys.New(keys.Options{
+			URL:                e.jwks,
+			Client:             c.http,
+			MaxBytes:           c.limit,
+			RefreshInterval:    durationOr(cfg.JWKSRefreshInterval, DefaultJWKSRefresh),
+			UnknownKIDInterval: durationOr(cfg.JWKSUnknownKIDInterval, DefaultJWKSUnknownKID),
+			Now:                c.now,
+			Logger:             c.log,
+		})
+	}
+	return c, nil
+}
+
+// Close stops the background JWKS refresh. It is safe to call more than once.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		if c.keys != nil {
+			c.keys.Close()
+		}
+	})
+	return nil
+}
+
+// Issuer returns the configured issuer, exactly as matched against "iss".
+func (c *Client) Issuer() string { return c.cfg.Issuer }
+
+// ClientID returns the configured client id.
+func (c *Client) ClientID() string { return c.cfg.ClientID }
+
+func validateConfig(cfg *Config) error {
+	if cfg.Issuer == "" {
+		return configError("Issuer", "is required")
+	}
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return configError("Issuer", "must be an absolute URL without query or fragment")
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return configError("Issuer", "must use https (http is allowed only on loopback hosts)")
+	}
+	if cfg.ClientID == "" {
+		return configError("ClientID", "is required")
+	}
+	if cfg.RedirectURL == "" {
+		return configError("RedirectURL", "is required")
+	}
+	if r, err := url.Parse(cfg.RedirectURL); err != nil || !r.IsAbs() || r.Fragment != "" {
+		return configError("RedirectURL", "must be an absolute URL without fragment")
+	}
+	switch cfg.UserInfoMethod {
+	case "":
+		cfg.UserInfoMethod = http.MethodPost
+	case http.MethodPost, http.MethodGet:
+	default:
+		return configError("UserInfoMethod", "must be POST or GET")
+	}
+	if cfg.AuthStyle != AuthStyleBasic && cfg.AuthStyle != AuthStyleInParams {
+		return configError("AuthStyle", "is not a known AuthStyle")
+	}
+	return nil
+}
+
+func configError(field, reason string) error {
+	return fmt.Errorf("%w: Config.%s %s", ErrInvalidConfig, field, reason)
+}
+
+func checkEndpoint(name, v string, optional bool) error {
+	if v == "" {
+		if optional {
+			return nil
+		}
+		return configError(name, "is not set and discovery did not provide it")
+	}
+	u, err := url.Parse(v)
+	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return configError(name, fmt.Sprintf("%q is not an absolute http(s) URL", v))
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func allowedAlgs(configured, discovered []string, haveSecret bool) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(configured) > 0 {
+		for _, a := range configured {
+			if !slices.Contains(supportedAlgs, a) {
+				return nil, configError("SigningAlgs", fmt.Sprintf("contains unsupported algorithm %q", a))
+			}
+			if strings.HasPrefix(a, "HS") && !haveSecret {
+				return nil, configError("SigningAlgs", fmt.Sprintf("lists %s but ClientSecret is empty", a))
+			}
+			out[a] = true
+		}
+		return out, nil
+	}
+	for _, a := range discovered {
+		if slices.Contains(supportedAlgs, a) && (!strings.HasPrefix(a, "HS") || haveSecret) {
+			out[a] = true
+		}
+	}
+	if len(out) == 0 {
+		out["RS256"] = true
+	}
+	if haveSecret {
+		out["HS256"] = true
+	}
+	return out, nil
+}
+
+func (c *Client) discover(ctx context.Context) (*providerMetadata, error) {
+	u := strings.TrimSuffix(c.cfg.Issuer, "/") + "/.well-known/openid-configuration"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("nextidentity: discovery: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	body, status, err := c.do(c.http, req, "discovery")
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, newProviderError("discovery", status, body)
+	}
+	var md providerMetadata
+	if err := json.Unmarshal(body, &md); err != nil {
+		return nil, malformed("discovery", status, body, err)
+	}
+	if md.Issuer != c.cfg.Issuer {
+		return nil, fmt.Errorf("%w: discovery document issuer %q does not equal Config.Issuer %q", ErrIssuerMismatch, md.Issuer, c.cfg.Issuer)
+	}
+	return &md, nil
+}
+
+// do sends req with hc and reads at most c.limit bytes of the response body.
+// name labels the endpoint in logs and errors.
+func (c *Client) do(hc *http.Client, req *http.Request, name string) ([]byte, int, error) {
+	start := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		c.logRequest(req.Context(), name, req.Method, 0, time.Since(start), err)
+		return nil, 0, fmt.Errorf("nextidentity: %s request: %w", name, err)
+	}
+	defer resp.Body.Close()
+	body, err := httpx.ReadAll(resp.Body, c.limit)
+	c.logRequest(req.Context(), name, req.Method, resp.StatusCode, time.Since(start), err)
+	if err != nil {
+		if errors.Is(err, httpx.ErrTooLarge) {
+			return nil, resp.StatusCode, fmt.Errorf("nextidentity: %s response: %w (limit %d bytes)", name, ErrResponseTooLarge, c.limit)
+		}
+		return nil, resp.StatusCode, fmt.Errorf("nextidentity: %s response: %w", name, err)
+	}
+	return body, resp.StatusCode, nil
+}
+
+func (c *Client) logRequest(ctx context.Context, name, method string, status int, d time.Duration, err error) {
+	if c.log == nil || !c.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("endpoint", name),
+		slog.String("method", method),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "nextidentity: provider request", attrs...)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func durationOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}

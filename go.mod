@@ -1,0 +1,15 @@
+module github.com/oidc-kit/nextidentity
+
+go 1.26.0
+
+require (
+	github.com/MicahParks/jwkset v0.11.3
+	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/stretchr/testify v1.12.1
+	golang.org/x/oauth2 v0.38.0
+)
+
+require (
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/time v0.15.0 // indirect
+)

@@ -1,0 +1,300 @@
+package nextidentity
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Token is the result of a code exchange or refresh. It is JSON-serialisable
+// for session stores; IDToken is not serialised (RawIDToken is).
+type Token struct {
+	AccessToken  string    `json:"access_token"`
+	TokenType    string    `json:"token_type,omitempty"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	RawIDToken   string    `json:"id_token,omitempty"`
+	Expiry       time.Time `json:"expiry,omitzero"` // zero: the provider sent no expires_in
+	Scope        string    `json:"scope,omitempty"`
+	// IDToken is the verified RawIDToken.
+	IDToken *IDToken `json:"-"`
+}
+
+// expiryDelta is how long before Expiry a token stops being Valid, so it is
+// not used in its last seconds.
+const expiryDelta = 10 * time.Second
+
+// Valid reports whether the token has an access token that does not expire
+// within the next 10 seconds.
+func (t *Token) Valid() bool { return t.validAt(time.Now()) }
+
+func (t *Token) validAt(now time.Time) bool {
+	return t != nil && t.AccessToken != "" && (t.Expiry.IsZero() || now.Add(expiryDelta).Before(t.Expiry))
+}
+
+// OAuth2 returns the token as an *oauth2.Token, with the raw ID token under
+// the extra key "id_token", for use with golang.org/x/oauth2 transports.
+func (t *Token) OAuth2() *oauth2.Token {
+	o := &oauth2.Token{
+		AccessToken:  t.AccessToken,
+		TokenType:    t.TokenType,
+		RefreshToken: t.RefreshToken,
+		Expiry:       t.Expiry,
+	}
+	if t.RawIDToken != "" {
+		o = o.WithExtra(map[string]any{"id_token": t.RawIDToken})
+	}
+	return o
+}
+
+type tokenResponse struct {
+	AccessToken  string    `json:"access_token"`
+	TokenType    string    `json:"token_type"`
+	RefreshToken string    `json:"refresh_token"`
+	IDToken      string    `json:"id_token"`
+	ExpiresIn    expiresIn `json:"expires_in"`
+	Scope        string    `json:"scope"`
+}
+
+// expiresIn accepts a number or a numeric string of seconds.
+type expiresIn int64
+
+// maxExpiresIn caps absurd lifetimes (ten years).
+const maxExpiresIn = 10 * 365 * 24 * 3600
+
+func (e *expiresIn) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	if s == "null" || s == "" {
+		*e = 0
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) {
+		return fmt.Errorf("invalid expires_in %.40q", b)
+	}
+	switch {
+	case f < 0:
+		f = 0
+	case f > maxExpiresIn:
+		f = maxExpiresIn
+	}
+	*e = expiresIn(f)
+	return nil
+}
+
+// Exchange completes a sign-in. callback is the redirect's query; req is the
+// AuthRequest from AuthCodeURL. Before any network call it turns an "error"
+// parameter into an *Error, checks state (ErrStateMismatch), the RFC 9207
+// "iss" parameter when present (ErrIssuerMismatch) and the code
+// (ErrMissingCode). It then redeems the code with the PKCE verifier and
+// verifies the ID token with req.Nonce, and its at_hash when present.
+func (c *Client) Exchange(ctx context.Context, callback url.Values, req *AuthRequest) (*Token, error) {
+	if code := callback.Get("error"); code != "" {
+		return nil, callbackError(code, callback.Get("error_description"), callback.Get("error_uri"))
+	}
+	if req == nil || req.State == "" {
+		return nil, fmt.Errorf("%w: no pending authorization request", ErrStateMismatch)
+	}
+	if st := callback["state"]; len(st) != 1 || subtle.ConstantTimeCompare([]byte(st[0]), []byte(req.State)) != 1 {
+		return nil, fmt.Errorf("%w: callback state is missing or differs", ErrStateMismatch)
+	}
+	if iss, ok := callback["iss"]; ok && (len(iss) != 1 || iss[0] != c.cfg.Issuer) {
+		return nil, fmt.Errorf("%w: callback iss %q, want %q", ErrIssuerMismatch, iss, c.cfg.Issuer)
+	}
+	code := callback["code"]
+	if len(code) != 1 || code[0] == "" {
+		return nil, ErrMissingCode
+	}
+	form := url.Values{
+		"grant_type":   {"authorization_code"},
+		"code":         {code[0]},
+		"redirect_uri": {c.cfg.RedirectURL},
+	}
+	if req.CodeVerifier != "" {
+		form.Set("code_verifier", req.CodeVerifier)
+	}
+	tr, err := c.tokenRequest(ctx, form)
+	if err != nil {
+		return nil, err
+	}
+	tok := tr.token(c.now())
+	if tr.IDToken == "" {
+		return nil, invalidIDToken(nil, "the token response has no id_token")
+	}
+	if tok.IDToken, err = c.verifyWithAccessToken(ctx, tr.IDToken, req.Nonce, tok.AccessToken); err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
+// Refresh redeems tok.RefreshToken for a new token. The old refresh token is
+// kept when the provider returns none. A returned ID token is verified (no
+// nonce is required) and must name the same issuer and subject as tok's
+// (ErrIssuerMismatch, ErrSubjectMismatch); when none is returned, tok's is
+// kept.
+func (c *Client) Refresh(ctx context.Context, tok *Token) (*Token, error) {
+	if tok == nil || tok.RefreshToken == "" {
+		return nil, ErrNoRefreshToken
+	}
+	tr, err := c.tokenRequest(ctx, url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {tok.RefreshToken},
+	})
+	if err != nil {
+		return nil, err
+	}
+	nt := tr.token(c.now())
+	if nt.RefreshToken == "" {
+		nt.RefreshToken = tok.RefreshToken
+	}
+	if tr.IDToken == "" {
+		nt.RawIDToken, nt.IDToken = tok.RawIDToken, tok.IDToken
+		return nt, nil
+	}
+	if nt.IDToken, err = c.verifyWithAccessToken(ctx, tr.IDToken, "", nt.AccessToken); err != nil {
+		return nil, err
+	}
+	oldIss, oldSub, err := tok.subject()
+	if err != nil {
+		return nil, err
+	}
+	if oldSub != "" && nt.IDToken.Issuer != oldIss {
+		return nil, invalidIDToken(ErrIssuerMismatch, "refreshed id_token iss %q, session's %q", nt.IDToken.Issuer, oldIss)
+	}
+	if oldSub != "" && nt.IDToken.Subject != oldSub {
+		return nil, fmt.Errorf("%w: refreshed id_token sub %q, session's %q", ErrSubjectMismatch, nt.IDToken.Subject, oldSub)
+	}
+	return nt, nil
+}
+
+// subject returns the issuer and subject of the token's ID token, from
+// IDToken or, for a token restored from storage, from RawIDToken. Both are ""
+// when the token has no ID token.
+func (t *Token) subject() (iss, sub string, err error) {
+	switch {
+	case t.IDToken != nil:
+		return t.IDToken.Issuer, t.IDToken.Subject, nil
+	case t.RawIDToken != "":
+		return unverifiedSubject(t.RawIDToken)
+	}
+	return "", "", nil
+}
+
+func (c *Client) verifyWithAccessToken(ctx context.Context, raw, nonce, accessToken string) (*IDToken, error) {
+	idt, err := c.VerifyIDToken(ctx, raw, nonce)
+	if err != nil {
+		return nil, err
+	}
+	if idt.AccessTokenHash != "" {
+		if err := idt.VerifyAccessToken(accessToken); err != nil {
+			return nil, err
+		}
+	}
+	return idt, nil
+}
+
+func (tr *tokenResponse) token(now time.Time) *Token {
+	t := &Token{
+		AccessToken:  tr.AccessToken,
+		TokenType:    tr.TokenType,
+		RefreshToken: tr.RefreshToken,
+		RawIDToken:   tr.IDToken,
+		Scope:        tr.Scope,
+	}
+	if tr.ExpiresIn > 0 {
+		t.Expiry = now.Add(time.Duration(tr.ExpiresIn) * time.Second)
+	}
+	return t
+}
+
+// tokenRequest posts form to the token endpoint with client authentication.
+// Redirects are not followed, so credentials never go to another host.
+func (c *Client) tokenRequest(ctx context.Context, form url.Values) (*tokenResponse, error) {
+	form.Set("client_id", c.cfg.ClientID)
+	secret := c.cfg.ClientSecret
+	if secret != "" && c.cfg.AuthStyle == AuthStyleInParams {
+		form.Set("client_secret", secret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoints.token, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("nextidentity: token request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if secret != "" && c.cfg.AuthStyle == AuthStyleBasic {
+		// RFC 6749 section 2.3.1: form-encode id and secret before Basic.
+		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(secret))
+	}
+	body, status, err := c.do(c.strict, req, "token")
+	if err != nil {
+		return nil, err
+	}
+	if status < 200 || status > 299 {
+		return nil, newProviderError("token", status, body)
+	}
+	if e := checkResponse("token", status, body); e != nil {
+		return nil, e
+	}
+	var tr tokenResponse
+	if err := json.Unmarshal(body, &tr); err != nil {
+		return nil, malformed("token", status, body, err)
+	}
+	if tr.AccessToken == "" {
+		return nil, malformed("token", status, body, fmt.Errorf("no access_token"))
+	}
+	return &tr, nil
+}
+
+// TokenSource returns tok while it is valid and refreshes it through the
+// client when it is not: once for all concurrent callers. It implements
+// oauth2.TokenSource, so it plugs into oauth2.NewClient and friends.
+type TokenSource struct {
+	c         *Client
+	ctx       context.Context
+	onRefresh func(*Token)
+	mu        sync.Mutex
+	tok       *Token
+}
+
+// TokenSource returns a TokenSource starting from tok. ctx is used for the
+// refresh requests. onRefresh, when not nil, is called with every new token
+// (before it is handed out) so the app can persist it.
+func (c *Client) TokenSource(ctx context.Context, tok *Token, onRefresh func(*Token)) *TokenSource {
+	return &TokenSource{c: c, ctx: ctx, tok: tok, onRefresh: onRefresh}
+}
+
+// Token returns a valid token as an *oauth2.Token (oauth2.TokenSource).
+func (s *TokenSource) Token() (*oauth2.Token, error) {
+	t, err := s.Current()
+	if err != nil {
+		return nil, err
+	}
+	return t.OAuth2(), nil
+}
+
+// Current returns a valid token, refreshing it first if needed.
+func (s *TokenSource) Current() (*Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok.validAt(s.c.now()) {
+		return s.tok, nil
+	}
+	nt, err := s.c.Refresh(s.ctx, s.tok)
+	if err != nil {
+		return nil, err
+	}
+	s.tok = nt
+	if s.onRefresh != nil {
+		s.onRefresh(nt)
+	}
+	return nt, nil
+}

@@ -1,0 +1,93 @@
+package nextidentity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// UserInfo is the provider's /userinfo response.
+type UserInfo struct {
+	Subject             string
+	Name                string
+	GivenName           string
+	FamilyName          string
+	Email               string
+	EmailVerified       bool
+	PhoneNumber         string
+	PhoneNumberVerified bool
+	Locale              string
+	UpdatedAt           time.Time
+
+	claims []byte
+}
+
+// Claims decodes the whole response into v, for custom claims.
+func (u *UserInfo) Claims(v any) error {
+	if u == nil || u.claims == nil {
+		return errors.New("nextidentity: UserInfo has no claims (not produced by Client.UserInfo)")
+	}
+	return json.Unmarshal(u.claims, v)
+}
+
+type userInfoJSON struct {
+	Sub string `json:"sub"`
+	profileClaims
+}
+
+// UserInfo calls the userinfo endpoint with tok's access token as a Bearer
+// header (never in the URL), with Config.UserInfoMethod (POST by default).
+// When tok carries an ID token, the response's "sub" must equal its subject
+// (ErrSubjectMismatch). Provider errors come back as *Error: a wrong or
+// expired token matches ErrUnauthorized, a missing one ErrInvalidRequest.
+func (c *Client) UserInfo(ctx context.Context, tok *Token) (*UserInfo, error) {
+	if tok == nil || tok.AccessToken == "" {
+		return nil, fmt.Errorf("%w: no access token", ErrInvalidRequest)
+	}
+	req, err := http.NewRequestWithContext(ctx, c.cfg.UserInfoMethod, c.endpoints.userinfo, nil)
+	if err != nil {
+		return nil, fmt.Errorf("nextidentity: userinfo request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Accept", "application/json")
+	body, status, err := c.do(c.strict, req, "userinfo")
+	if err != nil {
+		return nil, err
+	}
+	if status < 200 || status > 299 {
+		return nil, newProviderError("userinfo", status, body)
+	}
+	if e := checkResponse("userinfo", status, body); e != nil {
+		return nil, e
+	}
+	var uj userInfoJSON
+	if err := json.Unmarshal(body, &uj); err != nil {
+		return nil, malformed("userinfo", status, body, err)
+	}
+	if uj.Sub == "" {
+		return nil, malformed("userinfo", status, body, errors.New("no sub"))
+	}
+	_, sub, err := tok.subject()
+	if err != nil {
+		return nil, err
+	}
+	if sub != "" && uj.Sub != sub {
+		return nil, fmt.Errorf("%w: userinfo sub %q, id_token sub %q", ErrSubjectMismatch, uj.Sub, sub)
+	}
+	return &UserInfo{
+		Subject:             uj.Sub,
+		Name:                uj.Name,
+		GivenName:           uj.GivenName,
+		FamilyName:          uj.FamilyName,
+		Email:               uj.Email,
+		EmailVerified:       bool(uj.EmailVerified),
+		PhoneNumber:         uj.PhoneNumber,
+		PhoneNumberVerified: bool(uj.PhoneNumberVerified),
+		Locale:              uj.Locale,
+		UpdatedAt:           uj.UpdatedAt.Time,
+		claims:              body,
+	}, nil
+}
