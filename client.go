@@ -368,6 +368,9 @@ func (c *Client) discover(ctx context.Context) (*providerMetadata, error) {
 	if status != http.StatusOK {
 		return nil, newProviderError("discovery", status, body)
 	}
+	if e := checkResponse("discovery", status, body); e != nil {
+		return nil, e
+	}
 	var md providerMetadata
 	if err := json.Unmarshal(body, &md); err != nil {
 		return nil, malformed("discovery", status, body, err)

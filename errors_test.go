@@ -1,0 +1,52 @@
+package nextidentity_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-kit/nextidentity"
+)
+
+func TestErrorMatchesSentinels(t *testing.T) {
+	all := []error{
+		nextidentity.ErrUnauthorized, nextidentity.ErrInvalidRequest, nextidentity.ErrInvalidGrant,
+		nextidentity.ErrInvalidClient, nextidentity.ErrAccessDenied, nextidentity.ErrLoginRequired,
+	}
+	for _, tc := range []struct {
+		name string
+		err  *nextidentity.Error
+		want []error
+	}{
+		{"http_exception", &nextidentity.Error{StatusCode: 401, Code: "http_exception"}, []error{nextidentity.ErrUnauthorized}},
+		{"http_exception on 200", &nextidentity.Error{StatusCode: 200, Code: "http_exception"}, []error{nextidentity.ErrUnauthorized}},
+		{"invalid_token", &nextidentity.Error{StatusCode: 401, Code: "invalid_token"}, []error{nextidentity.ErrUnauthorized}},
+		{"invalid_request", &nextidentity.Error{StatusCode: 400, Code: "invalid_request", Stat: "error"}, []error{nextidentity.ErrInvalidRequest}},
+		{"invalid_grant", &nextidentity.Error{StatusCode: 400, Code: "invalid_grant"}, []error{nextidentity.ErrInvalidGrant}},
+		{"invalid_client 401", &nextidentity.Error{StatusCode: 401, Code: "invalid_client"}, []error{nextidentity.ErrInvalidClient, nextidentity.ErrUnauthorized}},
+		{"access_denied", &nextidentity.Error{Code: "access_denied"}, []error{nextidentity.ErrAccessDenied}},
+		{"login_required", &nextidentity.Error{Code: "login_required"}, []error{nextidentity.ErrLoginRequired}},
+		{"other", &nextidentity.Error{StatusCode: 500, Code: "server_error"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wrapped := fmt.Errorf("app: login: %w", tc.err)
+			for _, s := range all {
+				want := false
+				for _, w := range tc.want {
+					want = want || w == s
+				}
+				require.Equal(t, want, errors.Is(wrapped, s), "%v", s)
+			}
+			var pe *nextidentity.Error
+			require.ErrorAs(t, wrapped, &pe)
+			require.Same(t, tc.err, pe)
+		})
+	}
+}
+
+func TestErrorMessage(t *testing.T) {
+	e := &nextidentity.Error{Endpoint: "userinfo", StatusCode: 401, Code: "http_exception", Description: "Unauthorized"}
+	require.Equal(t, "nextidentity: userinfo: HTTP 401: http_exception: Unauthorized", e.Error())
+}

@@ -1,0 +1,30 @@
+package nextidentity_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-kit/nextidentity"
+	"github.com/oidc-kit/nextidentity/internal/testprovider"
+)
+
+// mkConfig is a valid Config for p's client.
+func mkConfig(p *testprovider.Provider) nextidentity.Config {
+	return nextidentity.Config{
+		Issuer:       p.Issuer,
+		ClientID:     p.ClientID,
+		ClientSecret: p.Secret,
+		RedirectURL:  "http://127.0.0.1:9999/callback",
+	}
+}
+
+// mkClient builds a client for cfg and closes it when t ends.
+func mkClient(t testing.TB, cfg nextidentity.Config) *nextidentity.Client {
+	t.Helper()
+	c, err := nextidentity.New(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, c.Close()) })
+	return c
+}

@@ -1,0 +1,114 @@
+package nextidentity_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-kit/nextidentity"
+	"github.com/oidc-kit/nextidentity/internal/testprovider"
+)
+
+func TestVerifyIDTokenClaims(t *testing.T) {
+	p := testprovider.New(t)
+	now := time.Unix(1610052530, 0)
+	cfg := mkConfig(p)
+	cfg.Now = func() time.Time { return now }
+	c := mkClient(t, cfg)
+
+	claims := p.Claims(now, "n-1")
+	claims["aud"] = []string{"other", p.ClientID}
+	claims["azp"] = p.ClientID
+	claims["auth_time"] = now.Add(-time.Minute).Unix()
+	claims["given_name"] = "John"
+	claims["family_name"] = "Smith"
+	claims["phone_number_verified"] = false
+	claims["locale"] = "en-US"
+	claims["membership"] = map[string]any{"tier": "gold", "since": 2019}
+	raw := testprovider.Sign("RS256", p.RSA, claims, nil)
+
+	tok, err := c.VerifyIDToken(context.Background(), raw, "n-1")
+	require.NoError(t, err)
+	require.Equal(t, p.Issuer, tok.Issuer)
+	require.Equal(t, []string{"other", p.ClientID}, tok.Audience)
+	require.Equal(t, p.ClientID, tok.AuthorizedParty)
+	require.Equal(t, now, tok.IssuedAt)
+	require.Equal(t, now.Add(time.Hour), tok.Expiry)
+	require.Equal(t, now.Add(-time.Minute), tok.AuthTime)
+	require.Equal(t, "n-1", tok.Nonce)
+	require.Equal(t, "John", tok.GivenName)
+	require.Equal(t, "Smith", tok.FamilyName)
+	require.True(t, tok.EmailVerified)
+	require.Equal(t, "en-US", tok.Locale)
+	require.Equal(t, time.Date(2021, 1, 7, 20, 44, 35, 176625000, time.UTC), tok.UpdatedAt.UTC())
+
+	var custom struct {
+		Membership struct {
+			Tier  string `json:"tier"`
+			Since int    `json:"since"`
+		} `json:"membership"`
+		UpdatedAt nextidentity.UpdatedTime `json:"updated_at"`
+	}
+	require.NoError(t, tok.Claims(&custom))
+	require.Equal(t, "gold", custom.Membership.Tier)
+	require.Equal(t, 2019, custom.Membership.Since)
+	require.Equal(t, tok.UpdatedAt, custom.UpdatedAt.Time)
+
+	require.Error(t, (&nextidentity.IDToken{}).Claims(&custom), "not from VerifyIDToken")
+}
+
+// The documented example: HS256, keyed with the client secret, no kid.
+func TestVerifyDocumentedHS256Shape(t *testing.T) {
+	p := testprovider.New(t)
+	now := time.Unix(1610052530, 0)
+	cfg := mkConfig(p)
+	cfg.Now = func() time.Time { return now }
+	c := mkClient(t, cfg)
+	raw := testprovider.SignHS("HS256", p.Secret, p.Claims(now, "yMLsS49XhyEcxJESP9YEN2QetYrVWVzPxJAvF7wkaDLWAn9PyK"))
+	tok, err := c.VerifyIDToken(context.Background(), raw, "yMLsS49XhyEcxJESP9YEN2QetYrVWVzPxJAvF7wkaDLWAn9PyK")
+	require.NoError(t, err)
+	require.Equal(t, "b30647ef-7f03-4ce1-ae91-9476e49d0605", tok.Subject)
+	require.Zero(t, p.Count(testprovider.PathJWKS), "HS256 needs no JWKS")
+}
+
+func TestUpdatedAtForms(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Time
+	}{
+		{`"2021-01-07 20:44:35.176625 +0000"`, time.Date(2021, 1, 7, 20, 44, 35, 176625000, time.UTC)},
+		{`"2021-01-07 20:44:35 +0000"`, time.Date(2021, 1, 7, 20, 44, 35, 0, time.UTC)},
+		{`"2021-01-07T20:44:35Z"`, time.Date(2021, 1, 7, 20, 44, 35, 0, time.UTC)},
+		{`1610052275`, time.Date(2021, 1, 7, 20, 44, 35, 0, time.UTC)},
+		{`1610052275.5`, time.Date(2021, 1, 7, 20, 44, 35, 500000000, time.UTC)},
+		{`null`, time.Time{}},
+		{`""`, time.Time{}},
+	} {
+		var u nextidentity.UpdatedTime
+		require.NoError(t, json.Unmarshal([]byte(tc.in), &u), tc.in)
+		require.True(t, tc.want.Equal(u.Time), "%s: got %v", tc.in, u.Time)
+	}
+	for _, bad := range []string{`"yesterday"`, `-5`, `1e300`, `true`, `{}`} {
+		var u nextidentity.UpdatedTime
+		require.Error(t, json.Unmarshal([]byte(bad), &u), bad)
+	}
+}
+
+func TestVerifyAccessToken(t *testing.T) {
+	p := testprovider.New(t)
+	c := mkClient(t, mkConfig(p))
+	claims := p.Claims(time.Now(), "")
+	claims["at_hash"] = testprovider.AtHash("rb5bzkygqs5ahevp")
+	tok, err := c.VerifyIDToken(context.Background(), testprovider.Sign("ES256", p.EC, claims, nil), "")
+	require.NoError(t, err)
+	require.NoError(t, tok.VerifyAccessToken("rb5bzkygqs5ahevp"))
+	require.ErrorIs(t, tok.VerifyAccessToken("rb5bzkygqs5ahevq"), nextidentity.ErrInvalidIDToken)
+
+	delete(claims, "at_hash")
+	tok, err = c.VerifyIDToken(context.Background(), testprovider.Sign("ES256", p.EC, claims, nil), "")
+	require.NoError(t, err)
+	require.ErrorIs(t, tok.VerifyAccessToken("rb5bzkygqs5ahevp"), nextidentity.ErrInvalidIDToken, "no at_hash to check against")
+}
