@@ -100,6 +100,11 @@ type Options struct {
 	RefreshInterval    time.Duration // background refresh period
 	UnknownKIDInterval time.Duration // least time between unknown-kid refreshes
 	FetchTimeout       time.Duration // default 30s
+	// FailureBackoff is how long a failed first load is remembered: callers
+	// in that window get its error without a new request, so a JWKS outage
+	// with nothing cached does not turn every verification into a fetch.
+	// Default 1s.
+	FailureBackoff time.Duration
 	Now                func() time.Time
 	Logger             *slog.Logger
 }
@@ -115,6 +120,8 @@ type Store struct {
 	mu          sync.Mutex
 	inflight    *call
 	lastUnknown time.Time // start of the last unknown-kid refresh
+	lastErr     error     // the last failed load, while nothing is cached
+	lastErrAt   time.Time
 	fetches     atomic.Int64
 }
 
@@ -131,6 +138,9 @@ func New(opts Options) *Store {
 	}
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = 30 * time.Second
+	}
+	if opts.FailureBackoff <= 0 {
+		opts.FailureBackoff = time.Second
 	}
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: opts.FetchTimeout}
@@ -242,6 +252,11 @@ func (s *Store) refresh(ctx context.Context, seen *Set) error {
 	s.mu.Lock()
 	c := s.inflight
 	if c == nil {
+		if seen == nil && s.lastErr != nil && s.cur.Load() == nil && s.opts.Now().Sub(s.lastErrAt) < s.opts.FailureBackoff {
+			err := s.lastErr
+			s.mu.Unlock()
+			return err
+		}
 		if seen != nil {
 			if cur := s.cur.Load(); cur != seen {
 				s.mu.Unlock()
@@ -277,6 +292,7 @@ func (s *Store) run(c *call) {
 	s.mu.Lock()
 	s.inflight = nil
 	c.err = err
+	s.lastErr, s.lastErrAt = err, s.opts.Now()
 	s.mu.Unlock()
 	close(c.done)
 }
