@@ -35,8 +35,8 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := unquote(b)
+		if err != nil {
 			return err
 		}
 		*a = audience{s}
@@ -75,13 +75,26 @@ func (d *numericDate) UnmarshalJSON(b []byte) error {
 }
 
 func parseUnix(b []byte) (time.Time, error) {
-	s := string(b)
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if i < 0 || i > maxUnix {
-			return time.Time{}, fmt.Errorf("NumericDate %d out of range", i)
+	// Fast path, no allocation: a plain non-negative integer, as nearly every
+	// provider sends. 12 digits always fit maxUnix's range check below.
+	if n := len(b); n > 0 && n <= 12 {
+		var i int64
+		plain := true
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				plain = false
+				break
+			}
+			i = i*10 + int64(c-'0')
 		}
-		return time.Unix(i, 0), nil
+		if plain {
+			if i > maxUnix {
+				return time.Time{}, fmt.Errorf("NumericDate %d out of range", i)
+			}
+			return time.Unix(i, 0), nil
+		}
 	}
+	s := string(b)
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || f < 0 || f > maxUnix {
 		return time.Time{}, fmt.Errorf("invalid NumericDate %.40q", s)
@@ -154,8 +167,8 @@ func parseUpdatedAt(raw []byte) (time.Time, error) {
 		}
 		return t.UTC(), nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, err := unquote(raw)
+	if err != nil {
 		return time.Time{}, fmt.Errorf("updated_at: %w", err)
 	}
 	if s == "" {
@@ -167,4 +180,26 @@ func parseUpdatedAt(raw []byte) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("updated_at: unrecognised time %.64q", s)
+}
+
+// unquote decodes a JSON string literal. Literals without escapes (nearly
+// all) are sliced directly instead of going through another json.Unmarshal,
+// which would validate the bytes again; this is on the verification hot path.
+func unquote(b []byte) (string, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		inner := b[1 : len(b)-1]
+		plain := true
+		for _, c := range inner {
+			if c == '\\' || c == '"' || c < 0x20 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(inner), nil
+		}
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
 }

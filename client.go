@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oidc-kit/nextidentity/internal/httpx"
@@ -122,7 +123,7 @@ type Client struct {
 	cfg       Config
 	endpoints endpoints
 	algs      map[string]bool
-	secret    []byte // HMAC key for HS* ID tokens
+	secret    []byte       // HMAC key for HS* ID tokens
 	http      *http.Client // discovery and JWKS
 	strict    *http.Client // token and userinfo: no redirects
 	keys      *keys.Store  // nil when no jwks_uri is known
@@ -131,6 +132,8 @@ type Client struct {
 	leeway    time.Duration
 	limit     int64
 	closeOnce sync.Once
+	headers   sync.Map // JOSE header segment -> *joseHeader, see idtoken.go
+	nHeaders  atomic.Int32
 }
 
 type endpoints struct {

@@ -128,16 +128,9 @@ func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*
 	if dot1 <= 0 || dot2 == dot1 || strings.IndexByte(rawIDToken[dot1+1:dot2], '.') >= 0 {
 		return nil, invalidIDToken(nil, "not a compact JWS (need three dot-separated parts)")
 	}
-	hdrBytes, err := b64.DecodeString(rawIDToken[:dot1])
+	hdr, cached, err := c.header(rawIDToken[:dot1])
 	if err != nil {
-		return nil, invalidIDToken(nil, "header is not base64url: %v", err)
-	}
-	var hdr joseHeader
-	if err := json.Unmarshal(hdrBytes, &hdr); err != nil {
-		return nil, invalidIDToken(nil, "header is not a JSON object: %v", err)
-	}
-	if hdr.Crit != nil {
-		return nil, invalidIDToken(ErrInvalidSignature, "unsupported critical header parameters %s", hdr.Crit)
+		return nil, err
 	}
 	method, ok := signingMethods[hdr.Alg]
 	if !ok || !c.algs[hdr.Alg] {
@@ -149,6 +142,9 @@ func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*
 	}
 	if err := c.verifySignature(ctx, method, hdr, rawIDToken[:dot2], sig); err != nil {
 		return nil, err
+	}
+	if !cached {
+		c.cacheHeader(rawIDToken[:dot1], hdr)
 	}
 	payload, err := b64.DecodeString(rawIDToken[dot1+1 : dot2])
 	if err != nil {
@@ -185,10 +181,43 @@ func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*
 	}, nil
 }
 
+// maxCachedHeaders bounds the header cache. A provider uses a handful of
+// distinct headers (one per signing key), so a small cache holds them all.
+const maxCachedHeaders = 32
+
+// header decodes the JOSE header segment, from the cache when this exact
+// segment has verified before.
+func (c *Client) header(seg string) (hdr *joseHeader, cached bool, err error) {
+	if v, ok := c.headers.Load(seg); ok {
+		return v.(*joseHeader), true, nil
+	}
+	b, err := b64.DecodeString(seg)
+	if err != nil {
+		return nil, false, invalidIDToken(nil, "header is not base64url: %v", err)
+	}
+	hdr = new(joseHeader)
+	if err := json.Unmarshal(b, hdr); err != nil {
+		return nil, false, invalidIDToken(nil, "header is not a JSON object: %v", err)
+	}
+	if hdr.Crit != nil {
+		return nil, false, invalidIDToken(ErrInvalidSignature, "unsupported critical header parameters %s", hdr.Crit)
+	}
+	return hdr, false, nil
+}
+
+// cacheHeader remembers a header whose token verified, so a forger cannot
+// fill the cache: only the provider's keys produce entries.
+func (c *Client) cacheHeader(seg string, hdr *joseHeader) {
+	if c.nHeaders.Load() < maxCachedHeaders {
+		c.nHeaders.Add(1)
+		c.headers.Store(seg, hdr)
+	}
+}
+
 // verifySignature checks sig over signed. HS* tokens are keyed with the
 // client secret only; every other alg with JWKS keys that fit it, so an RSA
 // or EC public key can never serve as an HMAC secret.
-func (c *Client) verifySignature(ctx context.Context, m jwt.SigningMethod, hdr joseHeader, signed string, sig []byte) error {
+func (c *Client) verifySignature(ctx context.Context, m jwt.SigningMethod, hdr *joseHeader, signed string, sig []byte) error {
 	if strings.HasPrefix(hdr.Alg, "HS") {
 		if m.Verify(signed, sig, c.secret) != nil {
 			return invalidIDToken(ErrInvalidSignature, "%s signature does not verify with the client secret", hdr.Alg)

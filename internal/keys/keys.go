@@ -105,8 +105,8 @@ type Options struct {
 	// with nothing cached does not turn every verification into a fetch.
 	// Default 1s.
 	FailureBackoff time.Duration
-	Now                func() time.Time
-	Logger             *slog.Logger
+	Now            func() time.Time
+	Logger         *slog.Logger
 }
 
 // Store caches the keys of one JWKS URL.
