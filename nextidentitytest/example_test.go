@@ -1,0 +1,69 @@
+package nextidentitytest_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+
+	"github.com/oidc-kit/nextidentity"
+	"github.com/oidc-kit/nextidentity/nextidentitytest"
+)
+
+// A complete sign-in against the fake provider: the application builds the
+// authorization URL, the fake browser signs in, and the application
+// exchanges the code and reads the user's profile.
+func Example() {
+	ctx := context.Background()
+	srv := nextidentitytest.NewServer(nextidentitytest.Options{})
+	defer srv.Close()
+
+	client, err := nextidentity.New(ctx, srv.Config())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	req, err := client.AuthCodeURL()
+	if err != nil {
+		log.Fatal(err)
+	}
+	// In a real app the browser goes to req.URL; here the server's fake
+	// browser signs in and returns the query of the redirect back.
+	callback, err := srv.Login(ctx, req.URL, "jane@example.com", "password")
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok, err := client.Exchange(ctx, callback, req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	info, err := client.UserInfo(ctx, tok)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok.IDToken.Subject)
+	fmt.Println(info.Name, info.Email)
+	fmt.Println(info.UpdatedAt.Format(nextidentitytest.UpdatedAtLayout))
+	// Output:
+	// b30647ef-7f03-4ce1-ae91-9476e49d0605
+	// Jane Doe jane@example.com
+	// 2021-01-07 20:44:35.176625 +0000
+}
+
+// Injecting a provider outage and counting requests.
+func ExampleServer_FailNext() {
+	srv := nextidentitytest.NewServer(nextidentitytest.Options{})
+	defer srv.Close()
+
+	srv.FailNext(nextidentitytest.EndpointToken, 1, 503, `{"error":"temporarily_unavailable"}`)
+	resp, err := srv.HTTPClient().Post(srv.URL+string(nextidentitytest.EndpointToken), "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, resp.Header.Get("Content-Type"))
+	fmt.Println(srv.Requests(nextidentitytest.EndpointToken))
+	// Output:
+	// 503 application/json
+	// 1
+}

@@ -1,0 +1,377 @@
+package nextidentitytest
+
+import (
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oidc-kit/nextidentity"
+)
+
+// Endpoint names one of the provider's endpoints by its path. It is used by
+// FailNext, SetLatency and Requests.
+type Endpoint string
+
+// The provider's endpoints.
+const (
+	EndpointDiscovery       Endpoint = "/.well-known/openid-configuration"
+	EndpointJWKS            Endpoint = "/jwks"
+	EndpointAuthorize       Endpoint = "/authorize"
+	EndpointLogin           Endpoint = "/login" // hosted-login form POST target
+	EndpointToken           Endpoint = "/token"
+	EndpointUserInfo        Endpoint = "/userinfo"
+	EndpointEndSession      Endpoint = "/endsession"
+	EndpointRegister        Endpoint = "/register"
+	EndpointPersonalDetails Endpoint = "/personal-details"
+)
+
+// Lifetimes and formats the fake provider uses. They follow the provider's
+// documentation.
+const (
+	// DefaultIDTokenLifetime is the ID token lifetime when
+	// Options.IDTokenLifetime is zero.
+	DefaultIDTokenLifetime = 14 * 24 * time.Hour
+	// SessionLifetime is how long the provider's browser session lasts.
+	SessionLifetime = 14 * 24 * time.Hour
+	// CodeLifetime is how long an authorization code can be redeemed.
+	CodeLifetime = 60 * time.Second
+	// AccessTokenLifetime is the access token lifetime ("expires_in": 3600).
+	AccessTokenLifetime = time.Hour
+	// PendingLoginLifetime is how long a shown sign-in page stays usable.
+	PendingLoginLifetime = 30 * time.Minute
+	// SessionCookieName is the name of the provider's session cookie.
+	SessionCookieName = "ni_session"
+	// UpdatedAtLayout is the time layout of the "updated_at" claim, e.g.
+	// "2021-01-07 20:44:35.176625 +0000".
+	UpdatedAtLayout = "2006-01-02 15:04:05.000000 -0700"
+	// DefaultHTTPTimeout is the timeout of the clients HTTPClient returns.
+	DefaultHTTPTimeout = 10 * time.Second
+)
+
+// Values of the default client and user (see DefaultClient and DefaultUser).
+const (
+	DefaultClientID     = "test-client"
+	DefaultClientSecret = "test-secret"
+	DefaultRedirectURI  = "http://127.0.0.1/callback"
+	DefaultUserEmail    = "jane@example.com"
+	DefaultUserPassword = "password"
+	DefaultUserSubject  = "b30647ef-7f03-4ce1-ae91-9476e49d0605"
+)
+
+// maxFormBytes bounds every request body the server reads.
+const maxFormBytes = 64 << 10
+
+// User is an account at the fake provider.
+type User struct {
+	// Subject is the "sub" claim. AddUser and NewServer generate a random
+	// UUID when it is empty.
+	Subject string
+	// Email and Password are the sign-in credentials. Emails match
+	// case-insensitively, passwords exactly.
+	Email, Password string
+	// Name, GivenName, FamilyName, PhoneNumber and Locale are profile
+	// claims of the ID token and the userinfo response; empty ones are left
+	// out of both.
+	Name, GivenName, FamilyName, PhoneNumber string
+	Locale                                   string
+	EmailVerified, PhoneNumberVerified       bool
+	// UpdatedAt is the "updated_at" claim. Zero means the time the user was
+	// added.
+	UpdatedAt time.Time
+	// Claims are custom claims: they appear in the ID token and in the
+	// userinfo response. They cannot replace the standard claims the server
+	// sets itself (sub, email, iss, aud, ...).
+	Claims map[string]any
+}
+
+// Client is an application registered with the fake provider.
+type Client struct {
+	// ID is the client_id. Secret is the client secret; "" makes a public
+	// client, which must use PKCE and does not authenticate at /token.
+	ID, Secret string
+	// RedirectURIs are the allowed redirect_uri values (exact match).
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are the allowed post_logout_redirect_uri values
+	// (exact match). When empty, /endsession accepts any URI with the scheme
+	// and host of one of RedirectURIs.
+	PostLogoutRedirectURIs []string
+}
+
+// Options configures NewServer. The zero value is a working server with one
+// client (DefaultClient) and one user (DefaultUser).
+type Options struct {
+	// Clients registered with the provider. Default: DefaultClient().
+	Clients []Client
+	// Users that can sign in. Default: DefaultUser().
+	Users []User
+	// SigningAlg is the ID token algorithm: "RS256" (default, header has a
+	// kid), "HS256" (keyed with the client secret, no kid, like the
+	// provider's documented example) or "ES256" (header has a kid).
+	SigningAlg string
+	// IssuerTrailingSlash makes the issuer the server URL plus "/", as the
+	// real provider does on some tenants. The endpoints do not change.
+	IssuerTrailingSlash bool
+	// IDTokenLifetime is the ID token lifetime; default
+	// DefaultIDTokenLifetime (14 days).
+	IDTokenLifetime time.Duration
+	// Now is the server's clock; default time.Now. It drives iat, exp,
+	// auth_time and every expiry (codes, tokens, sessions).
+	Now func() time.Time
+}
+
+// DefaultClient returns the client NewServer registers when Options.Clients
+// is empty.
+func DefaultClient() Client {
+	return Client{
+		ID:           DefaultClientID,
+		Secret:       DefaultClientSecret,
+		RedirectURIs: []string{DefaultRedirectURI},
+	}
+}
+
+// DefaultUser returns the user NewServer registers when Options.Users is
+// empty: jane@example.com with password "password".
+func DefaultUser() User {
+	return User{
+		Subject:       DefaultUserSubject,
+		Email:         DefaultUserEmail,
+		Password:      DefaultUserPassword,
+		Name:          "Jane Doe",
+		GivenName:     "Jane",
+		FamilyName:    "Doe",
+		Locale:        "en-US",
+		EmailVerified: true,
+		UpdatedAt:     time.Date(2021, 1, 7, 20, 44, 35, 176625000, time.UTC),
+		Claims:        map[string]any{"membership": "gold"},
+	}
+}
+
+// Server is a running fake Next Identity provider. Its methods are safe for
+// concurrent use.
+type Server struct {
+	// URL is the base URL of the server, e.g. "http://127.0.0.1:43215",
+	// without a trailing slash.
+	URL string
+
+	ts          *httptest.Server
+	issuer      string
+	idLifetime  time.Duration
+	now         func() time.Time
+	customClock bool
+	closed      chan struct{}
+	closeOnce   sync.Once
+
+	mu       sync.Mutex
+	clients  map[string]Client
+	order    []string // client ids in registration order
+	users    []User
+	alg      string
+	rsaKeys  []*signingKey[*rsa.PrivateKey]   // newest last; at most two
+	ecKeys   []*signingKey[*ecdsa.PrivateKey] // newest last; at most two
+	pending  map[string]*authRequest
+	codes    map[string]*authCode
+	access   map[string]*grant
+	refresh  map[string]*grant
+	sessions map[string]*session
+	faults   map[Endpoint]*fault
+	latency  map[Endpoint]time.Duration
+	counts   map[Endpoint]int
+	jar      http.CookieJar
+}
+
+// NewServer starts a fake provider on a loopback address. Call Close when
+// done. It panics on invalid Options (a duplicate or empty client id, a
+// client without redirect URIs, an unknown SigningAlg), like httptest
+// panics on programmer errors.
+func NewServer(opts Options) *Server {
+	s := &Server{
+		idLifetime:  opts.IDTokenLifetime,
+		now:         opts.Now,
+		customClock: opts.Now != nil,
+		closed:      make(chan struct{}),
+		clients:     map[string]Client{},
+		pending:     map[string]*authRequest{},
+		codes:       map[string]*authCode{},
+		access:      map[string]*grant{},
+		refresh:     map[string]*grant{},
+		sessions:    map[string]*session{},
+		faults:      map[Endpoint]*fault{},
+		latency:     map[Endpoint]time.Duration{},
+		counts:      map[Endpoint]int{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.idLifetime <= 0 {
+		s.idLifetime = DefaultIDTokenLifetime
+	}
+	s.alg = opts.SigningAlg
+	if s.alg == "" {
+		s.alg = "RS256"
+	}
+	if !validAlg(s.alg) {
+		panic(fmt.Sprintf("nextidentitytest: unsupported SigningAlg %q (want RS256, HS256 or ES256)", s.alg))
+	}
+	clients := opts.Clients
+	if len(clients) == 0 {
+		clients = []Client{DefaultClient()}
+	}
+	for _, c := range clients {
+		if c.ID == "" {
+			panic("nextidentitytest: Client.ID is empty")
+		}
+		if _, dup := s.clients[c.ID]; dup {
+			panic(fmt.Sprintf("nextidentitytest: duplicate client id %q", c.ID))
+		}
+		if len(c.RedirectURIs) == 0 {
+			panic(fmt.Sprintf("nextidentitytest: client %q has no RedirectURIs", c.ID))
+		}
+		c.RedirectURIs = slices.Clone(c.RedirectURIs)
+		c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
+		s.clients[c.ID] = c
+		s.order = append(s.order, c.ID)
+	}
+	users := opts.Users
+	if len(users) == 0 {
+		users = []User{DefaultUser()}
+	}
+	for _, u := range users {
+		s.addUserLocked(u)
+	}
+	s.rotateKeysLocked()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		panic(fmt.Sprintf("nextidentitytest: cookie jar: %v", err))
+	}
+	s.jar = jar
+
+	mux := http.NewServeMux()
+	s.route(mux, EndpointDiscovery, s.handleDiscovery)
+	s.route(mux, EndpointJWKS, s.handleJWKS)
+	s.route(mux, EndpointAuthorize, s.authorizeHandler(EndpointAuthorize))
+	s.route(mux, EndpointRegister, s.authorizeHandler(EndpointRegister))
+	s.route(mux, EndpointPersonalDetails, s.authorizeHandler(EndpointPersonalDetails))
+	s.route(mux, EndpointLogin, s.handleLogin)
+	s.route(mux, EndpointToken, s.handleToken)
+	s.route(mux, EndpointUserInfo, s.handleUserInfo)
+	s.route(mux, EndpointEndSession, s.handleEndSession)
+	// Fix the URL and issuer before serving, so handlers never see them change.
+	s.ts = httptest.NewUnstartedServer(mux)
+	s.URL = "http://" + s.ts.Listener.Addr().String()
+	s.issuer = s.URL
+	if opts.IssuerTrailingSlash {
+		s.issuer += "/"
+	}
+	s.ts.Start()
+	if s.ts.URL != s.URL {
+		panic(fmt.Sprintf("nextidentitytest: server URL %q, expected %q", s.ts.URL, s.URL))
+	}
+	return s
+}
+
+// Issuer returns the issuer exactly as the server puts it in "iss", the
+// discovery document and the callback's "iss" parameter.
+func (s *Server) Issuer() string { return s.issuer }
+
+// Config returns a nextidentity.Config for the first registered client: the
+// Issuer, ClientID, ClientSecret, RedirectURL (its first redirect URI) and an
+// HTTPClient for this server. When Options.Now was set, Config.Now is that
+// clock too, so the client checks tokens against the server's time.
+func (s *Server) Config() nextidentity.Config {
+	s.mu.Lock()
+	id := s.order[0]
+	s.mu.Unlock()
+	return s.ClientConfig(id)
+}
+
+// ClientConfig is Config for the client with the given id. It panics if no
+// such client is registered.
+func (s *Server) ClientConfig(clientID string) nextidentity.Config {
+	s.mu.Lock()
+	c, ok := s.clients[clientID]
+	s.mu.Unlock()
+	if !ok {
+		panic(fmt.Sprintf("nextidentitytest: no client %q", clientID))
+	}
+	cfg := nextidentity.Config{
+		Issuer:       s.issuer,
+		ClientID:     c.ID,
+		ClientSecret: c.Secret,
+		RedirectURL:  c.RedirectURIs[0],
+		HTTPClient:   s.HTTPClient(),
+	}
+	if s.customClock {
+		cfg.Now = s.now
+	}
+	return cfg
+}
+
+// HTTPClient returns a new client that talks to this server, with a
+// DefaultHTTPTimeout timeout. It has no cookie jar and follows redirects like
+// http.DefaultClient.
+func (s *Server) HTTPClient() *http.Client {
+	return &http.Client{Transport: s.ts.Client().Transport, Timeout: DefaultHTTPTimeout}
+}
+
+// Close shuts the server down, aborting any delayed responses, and blocks
+// until all outstanding requests on it have completed.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.ts.Close()
+	})
+}
+
+// AddUser registers u, replacing any user with the same Subject or the same
+// Email (case-insensitively). An empty Subject gets a random UUID and a zero
+// UpdatedAt the current time. The Claims map is copied.
+func (s *Server) AddUser(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addUserLocked(u)
+}
+
+func (s *Server) addUserLocked(u User) {
+	if u.Subject == "" {
+		u.Subject = newUUID()
+	}
+	if u.UpdatedAt.IsZero() {
+		u.UpdatedAt = s.now()
+	}
+	u.Claims = maps.Clone(u.Claims)
+	s.users = slices.DeleteFunc(s.users, func(o User) bool {
+		return o.Subject == u.Subject || (u.Email != "" && strings.EqualFold(o.Email, u.Email))
+	})
+	s.users = append(s.users, u)
+}
+
+func (s *Server) userBySubjectLocked(sub string) (User, bool) {
+	for _, u := range s.users {
+		if u.Subject == sub {
+			return u, true
+		}
+	}
+	return User{}, false
+}
+
+func (s *Server) userByCredentialsLocked(email, password string) (User, bool) {
+	for _, u := range s.users {
+		if u.Email != "" && strings.EqualFold(u.Email, email) && u.Password == password {
+			return u, true
+		}
+	}
+	return User{}, false
+}
+
+// endpointURL is the absolute URL of e.
+func (s *Server) endpointURL(e Endpoint) string { return s.URL + string(e) }
+
+func validAlg(alg string) bool { return alg == "RS256" || alg == "HS256" || alg == "ES256" }
