@@ -10,8 +10,21 @@ import (
 	"time"
 )
 
-// profileClaims are the standard profile claims shared by the ID token and
-// the userinfo response.
+// Profile holds the standard profile claims that both the ID token and the
+// userinfo response carry.
+type Profile struct {
+	Name                string
+	GivenName           string
+	FamilyName          string
+	Email               string
+	EmailVerified       bool
+	PhoneNumber         string
+	PhoneNumberVerified bool
+	Locale              string
+	UpdatedAt           time.Time // "updated_at", in whichever form it came
+}
+
+// profileClaims is Profile as decoded from JSON.
 type profileClaims struct {
 	Name                string      `json:"name"`
 	GivenName           string      `json:"given_name"`
@@ -22,6 +35,20 @@ type profileClaims struct {
 	PhoneNumberVerified flexBool    `json:"phone_number_verified"`
 	Locale              string      `json:"locale"`
 	UpdatedAt           UpdatedTime `json:"updated_at"`
+}
+
+func (p *profileClaims) profile() Profile {
+	return Profile{
+		Name:                p.Name,
+		GivenName:           p.GivenName,
+		FamilyName:          p.FamilyName,
+		Email:               p.Email,
+		EmailVerified:       bool(p.EmailVerified),
+		PhoneNumber:         p.PhoneNumber,
+		PhoneNumberVerified: bool(p.PhoneNumberVerified),
+		Locale:              p.Locale,
+		UpdatedAt:           p.UpdatedAt.Time,
+	}
 }
 
 var jsonNull = []byte("null")

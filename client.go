@@ -364,19 +364,9 @@ func (c *Client) discover(ctx context.Context) (*providerMetadata, error) {
 		return nil, fmt.Errorf("nextidentity: discovery: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	body, status, err := c.do(c.http, req, "discovery")
-	if err != nil {
-		return nil, err
-	}
-	if status != http.StatusOK {
-		return nil, newProviderError("discovery", status, body)
-	}
-	if e := checkResponse("discovery", status, body); e != nil {
-		return nil, e
-	}
 	var md providerMetadata
-	if err := json.Unmarshal(body, &md); err != nil {
-		return nil, malformed("discovery", status, body, err)
+	if _, _, err := c.doJSON(c.http, req, "discovery", &md); err != nil {
+		return nil, err
 	}
 	if md.Issuer != c.cfg.Issuer {
 		return nil, fmt.Errorf("%w: discovery document issuer %q does not equal Config.Issuer %q", ErrIssuerMismatch, md.Issuer, c.cfg.Issuer)
@@ -403,6 +393,23 @@ func (c *Client) do(hc *http.Client, req *http.Request, name string) ([]byte, in
 		return nil, resp.StatusCode, fmt.Errorf("nextidentity: %s response: %w", name, err)
 	}
 	return body, resp.StatusCode, nil
+}
+
+// doJSON sends req and decodes a successful response into v. A non-2xx
+// status, an error body (even with 200) or an undecodable body becomes an
+// *Error. It returns the body and status for callers that check more.
+func (c *Client) doJSON(hc *http.Client, req *http.Request, name string, v any) ([]byte, int, error) {
+	body, status, err := c.do(hc, req, name)
+	if err != nil {
+		return nil, status, err
+	}
+	if e := checkResponse(name, status, body); e != nil {
+		return nil, status, e
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return nil, status, malformed(name, status, body, err)
+	}
+	return body, status, nil
 }
 
 func (c *Client) logRequest(ctx context.Context, name, method string, status int, d time.Duration, err error) {

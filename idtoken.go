@@ -30,16 +30,7 @@ type IDToken struct {
 	AuthTime        time.Time // zero when absent
 	Nonce           string
 	AccessTokenHash string // "at_hash"
-
-	Name                string
-	GivenName           string
-	FamilyName          string
-	Email               string
-	EmailVerified       bool
-	PhoneNumber         string
-	PhoneNumberVerified bool
-	Locale              string
-	UpdatedAt           time.Time
+	Profile
 
 	alg    string
 	claims []byte
@@ -158,26 +149,18 @@ func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*
 		return nil, err
 	}
 	return &IDToken{
-		Issuer:              cl.Iss,
-		Subject:             cl.Sub,
-		Audience:            cl.Aud,
-		AuthorizedParty:     cl.Azp,
-		IssuedAt:            cl.Iat.t,
-		Expiry:              cl.Exp.t,
-		AuthTime:            cl.AuthTime.t,
-		Nonce:               cl.Nonce,
-		AccessTokenHash:     cl.AtHash,
-		Name:                cl.Name,
-		GivenName:           cl.GivenName,
-		FamilyName:          cl.FamilyName,
-		Email:               cl.Email,
-		EmailVerified:       bool(cl.EmailVerified),
-		PhoneNumber:         cl.PhoneNumber,
-		PhoneNumberVerified: bool(cl.PhoneNumberVerified),
-		Locale:              cl.Locale,
-		UpdatedAt:           cl.UpdatedAt.Time,
-		alg:                 hdr.Alg,
-		claims:              payload,
+		Issuer:          cl.Iss,
+		Subject:         cl.Sub,
+		Audience:        cl.Aud,
+		AuthorizedParty: cl.Azp,
+		IssuedAt:        cl.Iat.t,
+		Expiry:          cl.Exp.t,
+		AuthTime:        cl.AuthTime.t,
+		Nonce:           cl.Nonce,
+		AccessTokenHash: cl.AtHash,
+		Profile:         cl.profile(),
+		alg:             hdr.Alg,
+		claims:          payload,
 	}, nil
 }
 

@@ -3,7 +3,6 @@ package nextidentity
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -234,19 +233,10 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values) (*tokenRespo
 		// RFC 6749 section 2.3.1: form-encode id and secret before Basic.
 		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(secret))
 	}
-	body, status, err := c.do(c.strict, req, "token")
+	var tr tokenResponse
+	body, status, err := c.doJSON(c.strict, req, "token", &tr)
 	if err != nil {
 		return nil, err
-	}
-	if status < 200 || status > 299 {
-		return nil, newProviderError("token", status, body)
-	}
-	if e := checkResponse("token", status, body); e != nil {
-		return nil, e
-	}
-	var tr tokenResponse
-	if err := json.Unmarshal(body, &tr); err != nil {
-		return nil, malformed("token", status, body, err)
 	}
 	if tr.AccessToken == "" {
 		return nil, malformed("token", status, body, fmt.Errorf("no access_token"))

@@ -6,21 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 )
 
 // UserInfo is the provider's /userinfo response.
 type UserInfo struct {
-	Subject             string
-	Name                string
-	GivenName           string
-	FamilyName          string
-	Email               string
-	EmailVerified       bool
-	PhoneNumber         string
-	PhoneNumberVerified bool
-	Locale              string
-	UpdatedAt           time.Time
+	Subject string
+	Profile
 
 	claims []byte
 }
@@ -53,19 +44,10 @@ func (c *Client) UserInfo(ctx context.Context, tok *Token) (*UserInfo, error) {
 	}
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	req.Header.Set("Accept", "application/json")
-	body, status, err := c.do(c.strict, req, "userinfo")
+	var uj userInfoJSON
+	body, status, err := c.doJSON(c.strict, req, "userinfo", &uj)
 	if err != nil {
 		return nil, err
-	}
-	if status < 200 || status > 299 {
-		return nil, newProviderError("userinfo", status, body)
-	}
-	if e := checkResponse("userinfo", status, body); e != nil {
-		return nil, e
-	}
-	var uj userInfoJSON
-	if err := json.Unmarshal(body, &uj); err != nil {
-		return nil, malformed("userinfo", status, body, err)
 	}
 	if uj.Sub == "" {
 		return nil, malformed("userinfo", status, body, errors.New("no sub"))
@@ -77,17 +59,5 @@ func (c *Client) UserInfo(ctx context.Context, tok *Token) (*UserInfo, error) {
 	if sub != "" && uj.Sub != sub {
 		return nil, fmt.Errorf("%w: userinfo sub %q, id_token sub %q", ErrSubjectMismatch, uj.Sub, sub)
 	}
-	return &UserInfo{
-		Subject:             uj.Sub,
-		Name:                uj.Name,
-		GivenName:           uj.GivenName,
-		FamilyName:          uj.FamilyName,
-		Email:               uj.Email,
-		EmailVerified:       bool(uj.EmailVerified),
-		PhoneNumber:         uj.PhoneNumber,
-		PhoneNumberVerified: bool(uj.PhoneNumberVerified),
-		Locale:              uj.Locale,
-		UpdatedAt:           uj.UpdatedAt.Time,
-		claims:              body,
-	}, nil
+	return &UserInfo{Subject: uj.Sub, Profile: uj.profile(), claims: body}, nil
 }
