@@ -107,8 +107,10 @@ type Config struct {
 	// background. Default DefaultJWKSRefresh.
 	JWKSRefreshInterval time.Duration
 	// JWKSUnknownKIDInterval is the least time between two JWKS fetches caused
-	// by an ID token with an unknown "kid". The first such fetch after a
-	// successful load is always allowed. Default DefaultJWKSUnknownKID.
+	// by an ID token with an unknown "kid"; the first one is allowed at once,
+	// so a key rotation is picked up on its first token. Many goroutines
+	// meeting the same unknown kid share one fetch. Default
+	// DefaultJWKSUnknownKID.
 	JWKSUnknownKIDInterval time.Duration
 
 	// Logger receives one debug record per provider request (endpoint,

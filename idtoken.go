@@ -215,6 +215,9 @@ func (c *Client) verifySignature(ctx context.Context, m jwt.SigningMethod, hdr *
 		if errors.Is(err, keys.ErrNoKey) {
 			return invalidIDToken(ErrInvalidSignature, "%v", err)
 		}
+		if errors.Is(err, keys.ErrTooLarge) {
+			return fmt.Errorf("%w: cannot get signing keys: %w: %w", ErrInvalidIDToken, ErrResponseTooLarge, err)
+		}
 		return fmt.Errorf("%w: cannot get signing keys: %w", ErrInvalidIDToken, err)
 	}
 	for _, k := range cands {
