@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -229,4 +231,89 @@ func unquote(b []byte) (string, error) {
 	var s string
 	err := json.Unmarshal(b, &s)
 	return s, err
+}
+
+// jsonNames lists the JSON names of t's fields, embedded structs included.
+func jsonNames(t reflect.Type) [][]byte {
+	var names [][]byte
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous {
+			names = append(names, jsonNames(f.Type)...)
+			continue
+		}
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, []byte(name))
+		}
+	}
+	return names
+}
+
+var (
+	claimNames  = jsonNames(reflect.TypeFor[idClaims]())
+	headerNames = jsonNames(reflect.TypeFor[joseHeader]())
+	infoNames   = jsonNames(reflect.TypeFor[userInfoJSON]())
+)
+
+// foldedName returns a top-level member name of the JSON object obj that
+// differs from one of names only in case, and true if there is one.
+// encoding/json matches member names case-insensitively and keeps the last
+// match, so {"exp":1,"EXP":2} would decode exp as 2; JWT and JSON member
+// names are case-sensitive (RFC 7519 section 4), so such a token is refused
+// rather than read either way. obj is assumed to be JSON that
+// json.Unmarshal accepts.
+func foldedName(obj []byte, names [][]byte) (string, bool) {
+	depth, wantKey := 0, false
+	for i := 0; i < len(obj); i++ {
+		switch obj[i] {
+		case '{', '[':
+			depth++
+			wantKey = depth == 1 && obj[i] == '{'
+		case '}', ']':
+			depth--
+		case ',':
+			wantKey = depth == 1
+		case '"':
+			end, escaped := i+1, false
+			for ; end < len(obj) && obj[end] != '"'; end++ {
+				if obj[end] == '\\' {
+					end++
+					escaped = true
+				}
+			}
+			if end >= len(obj) {
+				return "", false
+			}
+			if wantKey {
+				key := obj[i+1 : end]
+				if escaped {
+					var s string
+					if json.Unmarshal(obj[i:end+1], &s) != nil {
+						return "", false
+					}
+					key = []byte(s)
+				}
+				if name, ok := foldedMatch(key, names); ok {
+					return name, true
+				}
+				wantKey = false
+			}
+			i = end
+		}
+	}
+	return "", false
+}
+
+func foldedMatch(key []byte, names [][]byte) (string, bool) {
+	for _, n := range names {
+		if bytes.Equal(key, n) {
+			return "", false
+		}
+	}
+	for _, n := range names {
+		if bytes.EqualFold(key, n) {
+			return string(key), true
+		}
+	}
+	return "", false
 }

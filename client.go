@@ -430,11 +430,14 @@ func (c *Client) logRequest(ctx context.Context, name, method string, status int
 	c.log.LogAttrs(ctx, slog.LevelDebug, "nextidentity: provider request", attrs...)
 }
 
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
+// firstNonEmpty returns the first non-empty value of vs, else "".
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
 	}
-	return b
+	return ""
 }
 
 func durationOr(d, def time.Duration) time.Duration {

@@ -131,41 +131,50 @@ func (e *Error) Is(target error) bool {
 // Unwrap returns the extra cause, such as ErrMalformedResponse.
 func (e *Error) Unwrap() error { return e.err }
 
-// errorBody covers the provider's error shapes: the OAuth one
-// ({"error","error_description"}), {"stat":"error","error":...} and
-// {"error":"http_exception","error_details":{"message":...}}.
-type errorBody struct {
-	Stat             string `json:"stat"`
-	Error            string `json:"error"`
-	ErrorDescription string `json:"error_description"`
-	ErrorURI         string `json:"error_uri"`
-	ErrorDetails     *struct {
-		Message string `json:"message"`
-	} `json:"error_details"`
-}
-
 // parseErrorBody reports whether body is a JSON object describing an error,
-// whatever the status code says.
+// whatever the status code says. It covers the provider's shapes: the OAuth
+// one ({"error","error_description"}), {"stat":"error","error":...} and
+// {"error":"http_exception","error_details":{"message":...}}. Members are
+// read one by one, so a member of an unexpected type (an array description,
+// a string error_details) cannot hide the error, and names match exactly.
 func parseErrorBody(endpoint string, status int, body []byte) (*Error, bool) {
-	var eb errorBody
-	if err := json.Unmarshal(body, &eb); err != nil {
-		return nil, false
-	}
-	if eb.Error == "" && eb.Stat != "error" {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, false
 	}
 	e := &Error{
 		Endpoint:    endpoint,
 		StatusCode:  status,
-		Code:        eb.Error,
-		Description: eb.ErrorDescription,
-		URI:         eb.ErrorURI,
-		Stat:        eb.Stat,
+		Code:        jsonText(m["error"]),
+		Description: jsonText(m["error_description"]),
+		URI:         jsonText(m["error_uri"]),
+		Stat:        jsonText(m["stat"]),
 	}
-	if e.Description == "" && eb.ErrorDetails != nil {
-		e.Description = eb.ErrorDetails.Message
+	if e.Code == "" && e.Stat != "error" {
+		return nil, false
+	}
+	if d := m["error_details"]; e.Description == "" && len(d) > 0 {
+		var details map[string]json.RawMessage
+		if json.Unmarshal(d, &details) == nil {
+			e.Description = jsonText(details["message"])
+		} else {
+			e.Description = jsonText(d)
+		}
 	}
 	return e, true
+}
+
+// jsonText is raw's string value, or the JSON text of any other non-null
+// value, as a bounded excerpt ("" for null or absent).
+func jsonText(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return excerpt([]byte(s))
+	}
+	return excerpt(raw)
 }
 
 // newProviderError builds the error for a response the caller judged a
@@ -222,6 +231,12 @@ func excerpt(b []byte) string {
 }
 
 // callbackError maps an error redirect's parameters to an *Error.
+// They come from the browser's URL, so they are bounded like body excerpts.
 func callbackError(code, description, uri string) *Error {
-	return &Error{Endpoint: "authorize", Code: code, Description: description, URI: uri}
+	return &Error{
+		Endpoint:    "authorize",
+		Code:        excerpt([]byte(code)),
+		Description: excerpt([]byte(description)),
+		URI:         excerpt([]byte(uri)),
+	}
 }

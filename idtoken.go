@@ -145,6 +145,9 @@ func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*
 	if err := json.Unmarshal(payload, &cl); err != nil {
 		return nil, invalidIDToken(nil, "claims: %v", err)
 	}
+	if name, bad := foldedName(payload, claimNames); bad {
+		return nil, invalidIDToken(nil, "claim %q differs from a registered claim name only in case", name)
+	}
 	if err := c.checkClaims(&cl, nonce); err != nil {
 		return nil, err
 	}
@@ -181,6 +184,9 @@ func (c *Client) header(seg string) (hdr *joseHeader, cached bool, err error) {
 	hdr = new(joseHeader)
 	if err := json.Unmarshal(b, hdr); err != nil {
 		return nil, false, invalidIDToken(nil, "header is not a JSON object: %v", err)
+	}
+	if name, bad := foldedName(b, headerNames); bad {
+		return nil, false, invalidIDToken(ErrInvalidSignature, "header parameter %q differs from a registered name only in case", name)
 	}
 	if hdr.Crit != nil {
 		return nil, false, invalidIDToken(ErrInvalidSignature, "unsupported critical header parameters %s", hdr.Crit)

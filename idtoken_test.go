@@ -2,7 +2,11 @@ package nextidentity_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -111,4 +115,47 @@ func TestVerifyAccessToken(t *testing.T) {
 	tok, err = c.VerifyIDToken(context.Background(), testprovider.Sign("ES256", p.EC, claims, nil), "")
 	require.NoError(t, err)
 	require.ErrorIs(t, tok.VerifyAccessToken("rb5bzkygqs5ahevp"), nextidentity.ErrInvalidIDToken, "no at_hash to check against")
+}
+
+// JSON member names are case-sensitive (RFC 7519 section 4), but
+// encoding/json matches them case-insensitively and keeps the last match: a
+// signed token whose only issuer is "ISS", or whose "EXP" follows an expired
+// "exp", must be refused rather than read as the registered claim.
+func TestVerifyRefusesCaseVariantNames(t *testing.T) {
+	p := testprovider.New(t)
+	now := time.Unix(1610052530, 0)
+	cfg := mkConfig(p)
+	cfg.Now = func() time.Time { return now }
+	c := mkClient(t, cfg)
+	iss, aud := `"iss":"`+p.Issuer+`"`, `"aud":"`+p.ClientID+`"`
+	times := fmt.Sprintf(`"iat":%d,"exp":%d`, now.Unix(), now.Add(time.Hour).Unix())
+	hs := func(header, payload string) string {
+		signed := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+		m := hmac.New(sha256.New, []byte(p.Secret))
+		m.Write([]byte(signed))
+		return signed + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	const hdr = `{"alg":"HS256","typ":"JWT"}`
+	for _, tc := range []struct {
+		name, header, payload string
+		ok                    bool
+	}{
+		{"plain", hdr, `{` + iss + `,` + aud + `,` + times + `,"sub":"s"}`, true},
+		{"claim value in capitals", hdr, `{` + iss + `,` + aud + `,` + times + `,"sub":"s","name":"EXP","x":{"EXP":1}}`, true},
+		{"ISS only", hdr, `{"ISS":"` + p.Issuer + `",` + aud + `,` + times + `,"sub":"s"}`, false},
+		{"EXP after an expired exp", hdr, fmt.Sprintf(`{%s,%s,"iat":%d,"exp":%d,"sub":"s","EXP":%d}`, iss, aud, now.Add(-2*time.Hour).Unix(), now.Add(-time.Hour).Unix(), now.Add(time.Hour).Unix()), false},
+		{"escaped capital", hdr, `{` + iss + `,` + aud + `,` + times + `,"sub":"s","\u0053ub":"victim"}`, false},
+		{"EMAIL after email", hdr, `{` + iss + `,` + aud + `,` + times + `,"sub":"s","email":"a@example.com","EMAIL":"victim@example.com"}`, false},
+		{"Kelvin sign folds to kid", `{"alg":"HS256","\u212Aid":"x"}`, `{` + iss + `,` + aud + `,` + times + `,"sub":"s"}`, false},
+		{"header ALG", `{"alg":"HS256","ALG":"none"}`, `{` + iss + `,` + aud + `,` + times + `,"sub":"s"}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.VerifyIDToken(context.Background(), hs(tc.header, tc.payload), "")
+			if tc.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, nextidentity.ErrInvalidIDToken)
+		})
+	}
 }

@@ -97,8 +97,10 @@ func (e *expiresIn) UnmarshalJSON(b []byte) error {
 // (ErrMissingCode). It then redeems the code with the PKCE verifier and
 // verifies the ID token with req.Nonce, and its at_hash when present.
 func (c *Client) Exchange(ctx context.Context, callback url.Values, req *AuthRequest) (*Token, error) {
-	if code := callback.Get("error"); code != "" {
-		return nil, callbackError(code, callback.Get("error_description"), callback.Get("error_uri"))
+	if codes, ok := callback["error"]; ok {
+		// Any "error" parameter, even an empty or repeated one, ends the
+		// flow: a code beside it is never redeemed.
+		return nil, callbackError(firstNonEmpty(codes...), callback.Get("error_description"), callback.Get("error_uri"))
 	}
 	if req == nil || req.State == "" {
 		return nil, fmt.Errorf("%w: no pending authorization request", ErrStateMismatch)

@@ -52,6 +52,9 @@ func (c *Client) UserInfo(ctx context.Context, tok *Token) (*UserInfo, error) {
 	if uj.Sub == "" {
 		return nil, malformed("userinfo", status, body, errors.New("no sub"))
 	}
+	if name, bad := foldedName(body, infoNames); bad {
+		return nil, malformed("userinfo", status, body, fmt.Errorf("member %q differs from a claim name only in case", name))
+	}
 	_, sub, err := tok.subject()
 	if err != nil {
 		return nil, err
