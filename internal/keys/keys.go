@@ -39,6 +39,8 @@ var (
 	ErrFetch = errors.New("JWKS fetch failed")
 	// ErrTooLarge means the JWKS body exceeded the size limit.
 	ErrTooLarge = httpx.ErrTooLarge
+	// ErrClosed means the Store was closed; it is wrapped with ErrFetch.
+	ErrClosed = errors.New("key store closed")
 )
 
 // MinRSABits is the smallest RSA modulus accepted (RFC 8725 section 3.5,
@@ -118,6 +120,7 @@ type Store struct {
 	wg     sync.WaitGroup
 
 	mu          sync.Mutex
+	closed      bool // set by Close: no fetch starts after it
 	inflight    *call
 	lastUnknown time.Time // start of the last unknown-kid refresh
 	lastErr     error     // the last failed load, while nothing is cached
@@ -155,7 +158,11 @@ func New(opts Options) *Store {
 }
 
 // Close stops the background refresh and waits for running fetches to end.
+// Lookups after Close that would need a fetch fail with ErrClosed.
 func (s *Store) Close() {
+	s.mu.Lock()
+	s.closed = true // under mu, so no wg.Add can race with the Wait below
+	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 }
@@ -175,7 +182,7 @@ func (s *Store) refreshLoop() {
 			if s.cur.Load() == nil {
 				continue // never used: nothing to keep fresh
 			}
-			if err := s.refresh(s.ctx, nil); err != nil {
+			if err := s.refresh(s.ctx, loadBackground, nil); err != nil {
 				s.logError("background JWKS refresh failed; keeping cached keys", err)
 			}
 		}
@@ -188,7 +195,7 @@ func (s *Store) refreshLoop() {
 func (s *Store) Candidates(ctx context.Context, kid, alg string) ([]*Key, error) {
 	set := s.cur.Load()
 	if set == nil {
-		if err := s.refresh(ctx, nil); err != nil {
+		if err := s.refresh(ctx, loadCold, nil); err != nil {
 			return nil, err
 		}
 		set = s.cur.Load()
@@ -202,7 +209,7 @@ func (s *Store) Candidates(ctx context.Context, kid, alg string) ([]*Key, error)
 		}
 	}
 	// Unknown kid (or no key for this alg): the provider may have rotated.
-	if err := s.refresh(ctx, set); err != nil && !errors.Is(err, errRateLimited) {
+	if err := s.refresh(ctx, loadUnknown, set); err != nil && !errors.Is(err, errRateLimited) {
 		return nil, err
 	}
 	if ks := s.cur.Load().match(kid, alg); len(ks) > 0 {
@@ -244,21 +251,45 @@ func (s *Set) match(kid, alg string) []*Key {
 
 var errRateLimited = errors.New("unknown-kid refresh rate limited")
 
-// refresh fetches the JWKS once for all callers. seen is the set the caller
-// looked at for an unknown kid (nil for a plain load): if the set changed
-// since, the caller just looks again; otherwise the unknown-kid rate limit
-// applies.
-func (s *Store) refresh(ctx context.Context, seen *Set) error {
+// refreshKind says why a fetch is wanted.
+type refreshKind int
+
+const (
+	// loadCold: a lookup found nothing cached. Another caller's load may
+	// have finished since, in which case there is nothing to do.
+	loadCold refreshKind = iota
+	// loadBackground: the periodic refresh; always fetches.
+	loadBackground
+	// loadUnknown: a lookup did not find its kid in the set it saw. If the
+	// set changed since, the caller looks again; otherwise the unknown-kid
+	// rate limit applies.
+	loadUnknown
+)
+
+// refresh fetches the JWKS once for all concurrent callers, and waits for
+// that fetch or ctx. seen is the set a loadUnknown caller looked at.
+func (s *Store) refresh(ctx context.Context, kind refreshKind, seen *Set) error {
 	s.mu.Lock()
 	c := s.inflight
 	if c == nil {
-		if seen == nil && s.lastErr != nil && s.cur.Load() == nil && s.opts.Now().Sub(s.lastErrAt) < s.opts.FailureBackoff {
-			err := s.lastErr
+		if s.closed {
 			s.mu.Unlock()
-			return err
+			return fmt.Errorf("%w: %w", ErrFetch, ErrClosed)
 		}
-		if seen != nil {
-			if cur := s.cur.Load(); cur != seen {
+		cur := s.cur.Load()
+		switch kind {
+		case loadCold:
+			if cur != nil {
+				s.mu.Unlock()
+				return nil
+			}
+			if s.lastErr != nil && s.opts.Now().Sub(s.lastErrAt) < s.opts.FailureBackoff {
+				err := s.lastErr
+				s.mu.Unlock()
+				return err
+			}
+		case loadUnknown:
+			if cur != seen {
 				s.mu.Unlock()
 				return nil
 			}
