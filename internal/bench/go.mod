@@ -1,0 +1,18 @@
+module github.com/oidc-kit/nextidentity/internal/bench
+
+go 1.26.0
+
+require (
+	github.com/coreos/go-oidc/v3 v3.21.0
+	github.com/go-jose/go-jose/v4 v4.1.4
+	github.com/oidc-kit/nextidentity v0.0.0-00010101000000-000000000000
+)
+
+require (
+	github.com/MicahParks/jwkset v0.11.3 // indirect
+	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
+	golang.org/x/oauth2 v0.38.0 // indirect
+	golang.org/x/time v0.15.0 // indirect
+)
+
+replace github.com/oidc-kit/nextidentity => ../..
