@@ -267,21 +267,25 @@ func StatusCode(err error) int {
 	return http.StatusInternalServerError
 }
 
-// DefaultOnError answers a failed callback with StatusCode(err) and a short
-// message that reveals nothing about tokens or keys.
-func DefaultOnError(w http.ResponseWriter, r *http.Request, err error) {
-	status := StatusCode(err)
-	msg := "Sign-in failed. Please try again."
-	switch status {
+// UserMessage is a short sentence for the user about a failed sign-in,
+// matching StatusCode(err). It reveals nothing about tokens or keys.
+func UserMessage(err error) string {
+	switch StatusCode(err) {
 	case http.StatusForbidden:
-		msg = "Sign-in was cancelled or refused."
+		return "Sign-in was cancelled or refused."
 	case http.StatusBadRequest:
-		msg = "This sign-in link is invalid or has expired. Please sign in again."
+		return "This sign-in link is invalid or has expired. Please sign in again."
 	case http.StatusBadGateway:
-		msg = "The identity provider could not complete the sign-in. Please try again."
+		return "The identity provider could not complete the sign-in. Please try again."
 	}
+	return "Sign-in failed. Please try again."
+}
+
+// DefaultOnError answers a failed callback with StatusCode(err) and
+// UserMessage(err) as plain text.
+func DefaultOnError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	fmt.Fprintln(w, msg)
+	w.WriteHeader(StatusCode(err))
+	fmt.Fprintln(w, UserMessage(err))
 }

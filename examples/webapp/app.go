@@ -117,16 +117,7 @@ func (a *app) onLogout(w http.ResponseWriter, r *http.Request) string {
 
 func (a *app) onAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.Warn("sign-in failed", "err", err)
-	msg := "Something went wrong while signing you in. Please try again."
-	switch nihttp.StatusCode(err) {
-	case http.StatusForbidden:
-		msg = "Sign-in was cancelled."
-	case http.StatusBadRequest:
-		msg = "This sign-in has expired or was not started here. Please sign in again."
-	case http.StatusBadGateway:
-		msg = "The identity provider could not complete the sign-in. Please try again."
-	}
-	a.render(w, nihttp.StatusCode(err), "message", page{Title: "Sign-in failed", Message: msg})
+	a.render(w, nihttp.StatusCode(err), "message", page{Title: "Sign-in failed", Message: nihttp.UserMessage(err)})
 }
 
 // session returns the signed-in session, or nil.

@@ -173,7 +173,7 @@ func TestSignInFailures(t *testing.T) {
 	state := mustQuery(t, resp.Header.Get("Location")).Get("state")
 	resp, body = ta.do(t, http.MethodGet, "/callback?error=access_denied&state="+state)
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
-	require.Contains(t, body, "Sign-in was cancelled.")
+	require.Contains(t, body, "Sign-in was cancelled or refused.")
 	require.Zero(t, ta.provider.Requests(nextidentitytest.EndpointToken))
 
 	// The provider fails the token request: the app says so, in a page.
