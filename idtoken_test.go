@@ -159,3 +159,19 @@ func TestVerifyRefusesCaseVariantNames(t *testing.T) {
 		})
 	}
 }
+
+// A token without exp is malformed, not expired: the error must say so, so
+// that an app does not send the user round a refresh loop for it.
+func TestVerifyMissingExpIsNotExpiry(t *testing.T) {
+	p := testprovider.New(t)
+	now := time.Unix(1610052530, 0)
+	cfg := mkConfig(p)
+	cfg.Now = func() time.Time { return now }
+	c := mkClient(t, cfg)
+	cl := p.Claims(now, "")
+	delete(cl, "exp")
+	_, err := c.VerifyIDToken(context.Background(), testprovider.Sign("RS256", p.RSA, cl, nil), "")
+	require.ErrorIs(t, err, nextidentity.ErrInvalidIDToken)
+	require.NotErrorIs(t, err, nextidentity.ErrTokenExpired)
+	require.ErrorContains(t, err, "no exp")
+}

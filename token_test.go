@@ -298,6 +298,17 @@ func TestRefreshVerifiesIDToken(t *testing.T) {
 	}
 	_, err = c.Refresh(context.Background(), first)
 	require.ErrorIs(t, err, nextidentity.ErrTokenExpired)
+
+	// A session restored from another tenant's token: same sub, other iss.
+	// The refreshed token is valid for this client, but it is not the same
+	// identity.
+	ts.claims = func(url.Values) map[string]any { return p.Claims(time.Now(), "") }
+	other := p.Claims(time.Now(), "")
+	other["iss"] = "https://other-tenant.example.com"
+	foreign := &nextidentity.Token{AccessToken: "a", RefreshToken: "r", RawIDToken: testprovider.Sign("RS256", p.RSA, other, nil)}
+	_, err = c.Refresh(context.Background(), foreign)
+	require.ErrorIs(t, err, nextidentity.ErrIssuerMismatch)
+	require.NotErrorIs(t, err, nextidentity.ErrSubjectMismatch)
 }
 
 func TestTokenSourceRefreshesOnceUnderConcurrency(t *testing.T) {

@@ -72,6 +72,8 @@ func TestUserInfoErrors(t *testing.T) {
 		{"bare 401", 401, ``, nextidentity.ErrUnauthorized, ""},
 		{"no sub", 200, `{"name":"x"}`, nextidentity.ErrMalformedResponse, ""},
 		{"not json", 200, `Unauthorized`, nextidentity.ErrMalformedResponse, ""},
+		// encoding/json would read "SUB" as sub: names are case-sensitive.
+		{"case-variant sub", 200, `{"sub":"b30647ef-7f03-4ce1-ae91-9476e49d0605","SUB":"victim"}`, nextidentity.ErrMalformedResponse, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p.Handle(testprovider.PathUserInfo, func(w http.ResponseWriter, r *http.Request) {
