@@ -311,7 +311,10 @@ func foldedMatch(key []byte, names [][]byte) (string, bool) {
 		}
 	}
 	for _, n := range names {
-		if bytes.EqualFold(key, n) {
+		// Simple folding turns an ASCII letter into at most 3 bytes (the
+		// Kelvin sign), so a longer key cannot match: this also bounds the
+		// name quoted in the error.
+		if len(key) <= 3*len(n) && bytes.EqualFold(key, n) {
 			return string(key), true
 		}
 	}
