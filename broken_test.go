@@ -237,7 +237,8 @@ func TestBrokenHang(t *testing.T) {
 		err := call(ctx)
 		elapsed := time.Since(start)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
-		require.GreaterOrEqual(t, elapsed, deadline)
+		// A hang guard, not a timing test: the call must end because of the
+		// caller's deadline, well before any client-side timeout.
 		require.Less(t, elapsed, 3*time.Second)
 	}
 
@@ -640,11 +641,10 @@ func TestBrokenJWKSDownWithCachedKeys(t *testing.T) {
 			"a background refresh is stuck on the JWKS endpoint")
 		for range 5 {
 			vctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-			start := time.Now()
 			_, err := e.verify(vctx)
 			cancel()
+			// Waiting for the stuck refresh would end in DeadlineExceeded.
 			require.NoError(t, err, "the cached key verifies without waiting for the stuck refresh")
-			require.Less(t, time.Since(start), 150*time.Millisecond)
 		}
 		// An unknown kid has to wait for the stuck fetch: only as long as
 		// the caller allows.

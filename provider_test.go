@@ -1025,7 +1025,8 @@ func TestProviderLatency(t *testing.T) {
 			require.ErrorIs(t, err, context.DeadlineExceeded)
 			var pe *nextidentity.Error
 			require.False(t, errors.As(err, &pe), "a timeout is not a provider error: %v", err)
-			require.Less(t, elapsed, 900*time.Millisecond, "the call did not give up with its context")
+			// Ignoring ctx would have returned the delayed answer, no error.
+			require.Less(t, elapsed, 5*time.Second, "hang guard")
 			require.Equal(t, before+1, e.srv.Requests(tc.endpoint))
 
 			e.srv.SetLatency(tc.endpoint, 0)
