@@ -3,6 +3,7 @@ package nextidentity_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -27,4 +28,17 @@ func mkClient(t testing.TB, cfg nextidentity.Config) *nextidentity.Client {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, c.Close()) })
 	return c
+}
+
+// fixedNow is the clock of fixedClient: the documented ID token's iat.
+var fixedNow = time.Unix(1610052530, 0)
+
+// fixedClient is a provider and a client of it whose clock stands at
+// fixedNow.
+func fixedClient(t testing.TB) (*testprovider.Provider, *nextidentity.Client, time.Time) {
+	t.Helper()
+	p := testprovider.New(t)
+	cfg := mkConfig(p)
+	cfg.Now = func() time.Time { return fixedNow }
+	return p, mkClient(t, cfg), fixedNow
 }

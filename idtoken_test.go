@@ -17,11 +17,7 @@ import (
 )
 
 func TestVerifyIDTokenClaims(t *testing.T) {
-	p := testprovider.New(t)
-	now := time.Unix(1610052530, 0)
-	cfg := mkConfig(p)
-	cfg.Now = func() time.Time { return now }
-	c := mkClient(t, cfg)
+	p, c, now := fixedClient(t)
 
 	claims := p.Claims(now, "n-1")
 	claims["aud"] = []string{"other", p.ClientID}
@@ -66,11 +62,7 @@ func TestVerifyIDTokenClaims(t *testing.T) {
 
 // The documented example: HS256, keyed with the client secret, no kid.
 func TestVerifyDocumentedHS256Shape(t *testing.T) {
-	p := testprovider.New(t)
-	now := time.Unix(1610052530, 0)
-	cfg := mkConfig(p)
-	cfg.Now = func() time.Time { return now }
-	c := mkClient(t, cfg)
+	p, c, now := fixedClient(t)
 	raw := testprovider.SignHS("HS256", p.Secret, p.Claims(now, "yMLsS49XhyEcxJESP9YEN2QetYrVWVzPxJAvF7wkaDLWAn9PyK"))
 	tok, err := c.VerifyIDToken(context.Background(), raw, "yMLsS49XhyEcxJESP9YEN2QetYrVWVzPxJAvF7wkaDLWAn9PyK")
 	require.NoError(t, err)
@@ -122,11 +114,7 @@ func TestVerifyAccessToken(t *testing.T) {
 // signed token whose only issuer is "ISS", or whose "EXP" follows an expired
 // "exp", must be refused rather than read as the registered claim.
 func TestVerifyRefusesCaseVariantNames(t *testing.T) {
-	p := testprovider.New(t)
-	now := time.Unix(1610052530, 0)
-	cfg := mkConfig(p)
-	cfg.Now = func() time.Time { return now }
-	c := mkClient(t, cfg)
+	p, c, now := fixedClient(t)
 	iss, aud := `"iss":"`+p.Issuer+`"`, `"aud":"`+p.ClientID+`"`
 	times := fmt.Sprintf(`"iat":%d,"exp":%d`, now.Unix(), now.Add(time.Hour).Unix())
 	hs := func(header, payload string) string {
@@ -163,11 +151,7 @@ func TestVerifyRefusesCaseVariantNames(t *testing.T) {
 // A token without exp is malformed, not expired: the error must say so, so
 // that an app does not send the user round a refresh loop for it.
 func TestVerifyMissingExpIsNotExpiry(t *testing.T) {
-	p := testprovider.New(t)
-	now := time.Unix(1610052530, 0)
-	cfg := mkConfig(p)
-	cfg.Now = func() time.Time { return now }
-	c := mkClient(t, cfg)
+	p, c, now := fixedClient(t)
 	cl := p.Claims(now, "")
 	delete(cl, "exp")
 	_, err := c.VerifyIDToken(context.Background(), testprovider.Sign("RS256", p.RSA, cl, nil), "")
