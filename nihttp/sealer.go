@@ -42,7 +42,6 @@ var (
 // sealed with it has expired.
 type Sealer struct {
 	aeads []cipher.AEAD
-	now   func() time.Time
 }
 
 // NewSealer returns a Sealer for keys, each KeySize random bytes (for
@@ -52,7 +51,7 @@ func NewSealer(keys ...[]byte) (*Sealer, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("nihttp: NewSealer needs at least one key")
 	}
-	s := &Sealer{now: time.Now}
+	s := &Sealer{}
 	for i, k := range keys {
 		if len(k) != KeySize {
 			return nil, fmt.Errorf("nihttp: sealing key %d is %d bytes, want %d", i, len(k), KeySize)
@@ -79,7 +78,7 @@ func (s *Sealer) Seal(name string, v any, ttl time.Duration) (string, error) {
 	}
 	aead := s.aeads[0]
 	// version (1) | nonce | GCM(expiry unix seconds (8) | JSON), AAD = name.
-	plain := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(payload)), uint64(s.now().Add(ttl).Unix()))
+	plain := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(payload)), uint64(time.Now().Add(ttl).Unix()))
 	plain = append(plain, payload...)
 	out := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(plain)+aead.Overhead())
 	out[0] = sealVersion
@@ -105,12 +104,13 @@ func (s *Sealer) Open(name, sealed string, v any) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s is not base64url", ErrTampered, name)
 	}
+	// Every key is AES-256-GCM, so the layout does not depend on the key.
+	ns := s.aeads[0].NonceSize()
+	if len(raw) < 1+ns+s.aeads[0].Overhead()+8 || raw[0] != sealVersion {
+		return fmt.Errorf("%w: %s is malformed", ErrTampered, name)
+	}
 	var plain []byte
 	for _, aead := range s.aeads {
-		ns := aead.NonceSize()
-		if len(raw) < 1+ns+aead.Overhead()+8 || raw[0] != sealVersion {
-			return fmt.Errorf("%w: %s is malformed", ErrTampered, name)
-		}
 		if p, err := aead.Open(nil, raw[1:1+ns], raw[1+ns:], []byte(name)); err == nil {
 			plain = p
 			break
@@ -120,7 +120,7 @@ func (s *Sealer) Open(name, sealed string, v any) error {
 		return fmt.Errorf("%w: %s does not open with any key", ErrTampered, name)
 	}
 	expiry := time.Unix(int64(binary.BigEndian.Uint64(plain[:8])), 0)
-	if !s.now().Before(expiry) {
+	if !time.Now().Before(expiry) {
 		return fmt.Errorf("%w: %s expired at %s", ErrExpired, name, expiry.UTC().Format(time.RFC3339))
 	}
 	if err := json.Unmarshal(plain[8:], v); err != nil {
