@@ -26,11 +26,12 @@ const sessionCookie = "webapp_session"
 const sessionTTL = 8 * time.Hour
 
 // session is what the sealed session cookie holds: enough to show the
-// profile (the ID token is re-verified on each view) and to log out.
+// profile (the ID token is re-verified on each view) and to log out. An
+// expired access token shows as ErrUnauthorized from /userinfo, which sends
+// the user to sign in again.
 type session struct {
-	RawIDToken  string    `json:"i"`
-	AccessToken string    `json:"a"`
-	Expiry      time.Time `json:"e,omitzero"`
+	RawIDToken  string `json:"i"`
+	AccessToken string `json:"a"`
 }
 
 // demoUser is shown on the home page when the app runs its own provider.
@@ -96,7 +97,7 @@ func (a *app) routes() http.Handler {
 
 func (a *app) onLogin(w http.ResponseWriter, r *http.Request, tok *nextidentity.Token, returnTo string) {
 	sealed, err := a.sealer.Seal(sessionCookie, session{
-		RawIDToken: tok.RawIDToken, AccessToken: tok.AccessToken, Expiry: tok.Expiry,
+		RawIDToken: tok.RawIDToken, AccessToken: tok.AccessToken,
 	}, sessionTTL)
 	if err != nil {
 		a.onAuthError(w, r, err)

@@ -163,10 +163,11 @@ func configFromEnv(getenv func(string) string) (nextidentity.Config, error) {
 		RedirectURL:  getenv("NEXTIDENTITY_REDIRECT_URL"),
 	}
 	var missing []string
-	for name, v := range map[string]string{"NEXTIDENTITY_CLIENT_ID": cfg.ClientID, "NEXTIDENTITY_REDIRECT_URL": cfg.RedirectURL} {
-		if v == "" {
-			missing = append(missing, name)
-		}
+	if cfg.ClientID == "" {
+		missing = append(missing, "NEXTIDENTITY_CLIENT_ID")
+	}
+	if cfg.RedirectURL == "" {
+		missing = append(missing, "NEXTIDENTITY_REDIRECT_URL")
 	}
 	if len(missing) > 0 {
 		return cfg, fmt.Errorf("NEXTIDENTITY_ISSUER is set, so %s must be too", strings.Join(missing, " and "))
