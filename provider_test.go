@@ -777,56 +777,26 @@ func TestProviderInjectedFailures(t *testing.T) {
 		statError = `{"stat":"error","error":"invalid_request"}`
 		badGW     = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
 	)
-	type call func(t *testing.T, e *provEnv, ar *nextidentity.AuthRequest, q url.Values, tok *nextidentity.Token) error
-	exchange := func(t *testing.T, e *provEnv, ar *nextidentity.AuthRequest, q url.Values, _ *nextidentity.Token) error {
-		tok, err := e.c.Exchange(t.Context(), q, ar)
-		if err == nil {
-			require.Equal(t, provSubject, tok.IDToken.Subject)
-		}
-		return err
-	}
-	refresh := func(t *testing.T, e *provEnv, _ *nextidentity.AuthRequest, _ url.Values, tok *nextidentity.Token) error {
-		nt, err := e.c.Refresh(t.Context(), tok)
-		if err == nil {
-			require.Equal(t, provSubject, nt.IDToken.Subject)
-		}
-		return err
-	}
-	userinfo := func(t *testing.T, e *provEnv, _ *nextidentity.AuthRequest, _ url.Values, tok *nextidentity.Token) error {
-		ui, err := e.c.UserInfo(t.Context(), tok)
-		if err == nil {
-			require.Equal(t, provSubject, ui.Subject)
-		}
-		return err
-	}
 	for _, tc := range []struct {
 		name     string
 		endpoint nextidentitytest.Endpoint
 		status   int
 		body     string
-		call     call
-		signedIn bool // the call needs a token first
+		call     provCall
 	}{
-		{"exchange: stat error with HTTP 200", nextidentitytest.EndpointToken, http.StatusOK, statError, exchange, false},
-		{"refresh: stat error with HTTP 200", nextidentitytest.EndpointToken, http.StatusOK, statError, refresh, true},
-		{"userinfo: stat error with HTTP 200", nextidentitytest.EndpointUserInfo, http.StatusOK, statError, userinfo, true},
-		{"exchange: HTML 502", nextidentitytest.EndpointToken, http.StatusBadGateway, badGW, exchange, false},
-		{"refresh: HTML 502", nextidentitytest.EndpointToken, http.StatusBadGateway, badGW, refresh, true},
-		{"userinfo: HTML 502", nextidentitytest.EndpointUserInfo, http.StatusBadGateway, badGW, userinfo, true},
+		{"exchange: stat error with HTTP 200", nextidentitytest.EndpointToken, http.StatusOK, statError, provExchange},
+		{"refresh: stat error with HTTP 200", nextidentitytest.EndpointToken, http.StatusOK, statError, provRefresh},
+		{"userinfo: stat error with HTTP 200", nextidentitytest.EndpointUserInfo, http.StatusOK, statError, provUserInfo},
+		{"exchange: HTML 502", nextidentitytest.EndpointToken, http.StatusBadGateway, badGW, provExchange},
+		{"refresh: HTML 502", nextidentitytest.EndpointToken, http.StatusBadGateway, badGW, provRefresh},
+		{"userinfo: HTML 502", nextidentitytest.EndpointUserInfo, http.StatusBadGateway, badGW, provUserInfo},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := provStart(t, nextidentitytest.Options{}, "", nil)
-			ar, q := e.login(t, nextidentity.WithOfflineAccess())
-			var tok *nextidentity.Token
-			if tc.signedIn {
-				var err error
-				tok, err = e.c.Exchange(t.Context(), q, ar)
-				require.NoError(t, err)
-			}
+			e, ar, q, tok := provCallSetup(t, tc.call)
 
 			before := e.srv.Requests(tc.endpoint)
 			e.srv.FailNext(tc.endpoint, 1, tc.status, tc.body)
-			err := tc.call(t, e, ar, q, tok)
+			err := tc.call.do(t.Context(), t, e, ar, q, tok)
 			pe := provProviderError(t, err)
 			require.Equal(t, strings.TrimPrefix(string(tc.endpoint), "/"), pe.Endpoint)
 			require.Equal(t, tc.status, pe.StatusCode)
@@ -847,7 +817,7 @@ func TestProviderInjectedFailures(t *testing.T) {
 			require.Equal(t, before+1, e.srv.Requests(tc.endpoint))
 
 			// The failure was injected in front of the provider: a retry works.
-			require.NoError(t, tc.call(t, e, ar, q, tok))
+			require.NoError(t, tc.call.do(t.Context(), t, e, ar, q, tok))
 		})
 	}
 }
@@ -986,41 +956,21 @@ func TestProviderLatency(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		endpoint nextidentitytest.Endpoint
-		signedIn bool
-		call     func(ctx context.Context, e *provEnv, ar *nextidentity.AuthRequest, q url.Values, tok *nextidentity.Token) error
+		call     provCall
 	}{
-		{"exchange", nextidentitytest.EndpointToken, false,
-			func(ctx context.Context, e *provEnv, ar *nextidentity.AuthRequest, q url.Values, _ *nextidentity.Token) error {
-				_, err := e.c.Exchange(ctx, q, ar)
-				return err
-			}},
-		{"refresh", nextidentitytest.EndpointToken, true,
-			func(ctx context.Context, e *provEnv, _ *nextidentity.AuthRequest, _ url.Values, tok *nextidentity.Token) error {
-				_, err := e.c.Refresh(ctx, tok)
-				return err
-			}},
-		{"userinfo", nextidentitytest.EndpointUserInfo, true,
-			func(ctx context.Context, e *provEnv, _ *nextidentity.AuthRequest, _ url.Values, tok *nextidentity.Token) error {
-				_, err := e.c.UserInfo(ctx, tok)
-				return err
-			}},
+		{"exchange", nextidentitytest.EndpointToken, provExchange},
+		{"refresh", nextidentitytest.EndpointToken, provRefresh},
+		{"userinfo", nextidentitytest.EndpointUserInfo, provUserInfo},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := provStart(t, nextidentitytest.Options{}, "", nil)
-			ar, q := e.login(t, nextidentity.WithOfflineAccess())
-			var tok *nextidentity.Token
-			if tc.signedIn {
-				var err error
-				tok, err = e.c.Exchange(t.Context(), q, ar)
-				require.NoError(t, err)
-			}
+			e, ar, q, tok := provCallSetup(t, tc.call)
 			before := e.srv.Requests(tc.endpoint)
 
 			e.srv.SetLatency(tc.endpoint, time.Second)
 			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 			defer cancel()
 			began := time.Now()
-			err := tc.call(ctx, e, ar, q, tok)
+			err := tc.call.do(ctx, t, e, ar, q, tok)
 			elapsed := time.Since(began)
 			require.ErrorIs(t, err, context.DeadlineExceeded)
 			var pe *nextidentity.Error
@@ -1030,7 +980,7 @@ func TestProviderLatency(t *testing.T) {
 			require.Equal(t, before+1, e.srv.Requests(tc.endpoint))
 
 			e.srv.SetLatency(tc.endpoint, 0)
-			require.NoError(t, tc.call(t.Context(), e, ar, q, tok))
+			require.NoError(t, tc.call.do(t.Context(), t, e, ar, q, tok))
 		})
 	}
 }
@@ -1111,4 +1061,50 @@ func TestProviderSessionAndTokenLifetimes(t *testing.T) {
 		_, err = e.c.VerifyIDToken(ctx, nt.RawIDToken, "")
 		require.NoError(t, err)
 	})
+}
+
+// provCall is one provider call of a signed-in or signing-in user, for
+// tables that run the same check on exchange, refresh and userinfo.
+type provCall struct {
+	signedIn bool // the call needs the exchanged token first
+	do       func(ctx context.Context, t *testing.T, e *provEnv, ar *nextidentity.AuthRequest, q url.Values, tok *nextidentity.Token) error
+}
+
+var (
+	provExchange = provCall{false, func(ctx context.Context, t *testing.T, e *provEnv, ar *nextidentity.AuthRequest, q url.Values, _ *nextidentity.Token) error {
+		tok, err := e.c.Exchange(ctx, q, ar)
+		if err == nil {
+			require.Equal(t, provSubject, tok.IDToken.Subject)
+		}
+		return err
+	}}
+	provRefresh = provCall{true, func(ctx context.Context, t *testing.T, e *provEnv, _ *nextidentity.AuthRequest, _ url.Values, tok *nextidentity.Token) error {
+		nt, err := e.c.Refresh(ctx, tok)
+		if err == nil {
+			require.Equal(t, provSubject, nt.IDToken.Subject)
+		}
+		return err
+	}}
+	provUserInfo = provCall{true, func(ctx context.Context, t *testing.T, e *provEnv, _ *nextidentity.AuthRequest, _ url.Values, tok *nextidentity.Token) error {
+		ui, err := e.c.UserInfo(ctx, tok)
+		if err == nil {
+			require.Equal(t, provSubject, ui.Subject)
+		}
+		return err
+	}}
+)
+
+// provCallSetup starts a provider and signs in with offline access,
+// exchanging the code when call needs a token.
+func provCallSetup(t *testing.T, call provCall) (*provEnv, *nextidentity.AuthRequest, url.Values, *nextidentity.Token) {
+	t.Helper()
+	e := provStart(t, nextidentitytest.Options{}, "", nil)
+	ar, q := e.login(t, nextidentity.WithOfflineAccess())
+	var tok *nextidentity.Token
+	if call.signedIn {
+		var err error
+		tok, err = e.c.Exchange(t.Context(), q, ar)
+		require.NoError(t, err)
+	}
+	return e, ar, q, tok
 }
