@@ -50,14 +50,10 @@ const (
 // confConfig is a client for p on the fixed clock, allowing the five
 // algorithms the Basic profile tests exercise.
 func confConfig(p *testprovider.Provider) nextidentity.Config {
-	return nextidentity.Config{
-		Issuer:       p.Issuer,
-		ClientID:     p.ClientID,
-		ClientSecret: p.Secret,
-		RedirectURL:  "http://127.0.0.1:9999/callback",
-		Now:          func() time.Time { return confNow },
-		SigningAlgs:  []string{"RS256", "PS256", "ES256", "EdDSA", "HS256"},
-	}
+	cfg := mkConfig(p)
+	cfg.Now = func() time.Time { return confNow }
+	cfg.SigningAlgs = []string{"RS256", "PS256", "ES256", "EdDSA", "HS256"}
+	return cfg
 }
 
 // confClient builds a client for cfg and closes it when t ends.
