@@ -24,13 +24,9 @@ const benchNonce = "bench-nonce-0123456789"
 func benchClient(tb testing.TB) (*testprovider.Provider, *nextidentity.Client) {
 	tb.Helper()
 	p := testprovider.New(tb)
-	c, err := nextidentity.New(context.Background(), nextidentity.Config{
-		Issuer:       p.Issuer,
-		ClientID:     p.ClientID,
-		ClientSecret: p.Secret,
-		RedirectURL:  "http://127.0.0.1:9999/callback",
-		Now:          func() time.Time { return benchNow },
-	})
+	cfg := mkConfig(p)
+	cfg.Now = func() time.Time { return benchNow }
+	c, err := nextidentity.New(context.Background(), cfg)
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}
