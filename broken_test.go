@@ -58,8 +58,6 @@ func brokenNew(t *testing.T, edit func(*nextidentity.Config)) *brokenEnv {
 	return e
 }
 
-const brokenSub = "b30647ef-7f03-4ce1-ae91-9476e49d0605"
-
 func (e *brokenEnv) idToken() string {
 	return testprovider.Sign("RS256", e.p.RSA, e.p.Claims(e.clk.Now(), ""), nil)
 }
@@ -68,7 +66,7 @@ func (e *brokenEnv) idToken() string {
 func (e *brokenEnv) serveOK() {
 	e.p.Handle(testprovider.PathToken, testprovider.TokenResponse(e.idToken()))
 	e.p.Handle(testprovider.PathUserInfo, func(w http.ResponseWriter, r *http.Request) {
-		testprovider.WriteJSON(w, http.StatusOK, map[string]any{"sub": brokenSub, "name": "John Smith"})
+		testprovider.WriteJSON(w, http.StatusOK, map[string]any{"sub": testprovider.Subject, "name": "John Smith"})
 	})
 	e.p.Handle(testprovider.PathDiscovery, nil)
 	e.p.Handle(testprovider.PathJWKS, nil)
@@ -96,13 +94,13 @@ func (e *brokenEnv) requireWorks(t *testing.T) {
 	tok, err := e.refresh(ctx)
 	require.NoError(t, err, "token endpoint after the failure")
 	require.Equal(t, "rb5bzkygqs5ahevp", tok.AccessToken)
-	require.Equal(t, brokenSub, tok.IDToken.Subject)
+	require.Equal(t, testprovider.Subject, tok.IDToken.Subject)
 	ui, err := e.userInfo(ctx)
 	require.NoError(t, err, "userinfo after the failure")
-	require.Equal(t, brokenSub, ui.Subject)
+	require.Equal(t, testprovider.Subject, ui.Subject)
 	idt, err := e.verify(ctx)
 	require.NoError(t, err, "ID token verification after the failure")
-	require.Equal(t, brokenSub, idt.Subject)
+	require.Equal(t, testprovider.Subject, idt.Subject)
 }
 
 // brokenRequireProviderError asserts err is an *Error from endpoint with
@@ -582,13 +580,13 @@ func TestBrokenBodies(t *testing.T) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "at-html", "expires_in": 60, "id_token": idt})
 		})
-		e.p.Handle(testprovider.PathUserInfo, brokenRespond(200, "text/html", `{"sub":"`+brokenSub+`"}`))
+		e.p.Handle(testprovider.PathUserInfo, brokenRespond(200, "text/html", `{"sub":"`+testprovider.Subject+`"}`))
 		tok, err := e.refresh(context.Background())
 		require.NoError(t, err)
 		require.Equal(t, "at-html", tok.AccessToken)
 		ui, err := e.userInfo(context.Background())
 		require.NoError(t, err)
-		require.Equal(t, brokenSub, ui.Subject)
+		require.Equal(t, testprovider.Subject, ui.Subject)
 	})
 
 	t.Run("HTML 502 on discovery", func(t *testing.T) {
@@ -620,7 +618,7 @@ func TestBrokenJWKSDownWithCachedKeys(t *testing.T) {
 		for range 5 {
 			idt, err := e.verify(ctx)
 			require.NoError(t, err, "the cached key still verifies")
-			require.Equal(t, brokenSub, idt.Subject)
+			require.Equal(t, testprovider.Subject, idt.Subject)
 		}
 	})
 
@@ -792,7 +790,7 @@ func TestBrokenRedirects(t *testing.T) {
 		hits = append(hits, hit{r.Header.Get("Authorization"), string(b)})
 		mu.Unlock()
 		testprovider.WriteJSON(w, http.StatusOK, map[string]any{
-			"access_token": "stolen", "sub": brokenSub, "id_token": "x.y.z",
+			"access_token": "stolen", "sub": testprovider.Subject, "id_token": "x.y.z",
 		})
 	}))
 	t.Cleanup(other.Close)
@@ -823,7 +821,7 @@ func TestBrokenRedirects(t *testing.T) {
 						w.Header().Set("Content-Type", "application/json")
 						w.WriteHeader(status)
 						// A body that would pass for a success.
-						_, _ = io.WriteString(w, `{"access_token":"from-redirect","sub":"`+brokenSub+`"}`)
+						_, _ = io.WriteString(w, `{"access_token":"from-redirect","sub":"`+testprovider.Subject+`"}`)
 					})
 					var err error
 					if ep == "token" {

@@ -43,7 +43,6 @@ var confNow = time.Unix(1700000000, 0)
 const (
 	confAccessToken  = "conf-access-token-1"
 	confRefreshToken = "conf-refresh-token-1"
-	confSub          = "b30647ef-7f03-4ce1-ae91-9476e49d0605" // testprovider's default sub
 	confDirectNonce  = "conf-direct-nonce"
 )
 
@@ -54,15 +53,6 @@ func confConfig(p *testprovider.Provider) nextidentity.Config {
 	cfg.Now = func() time.Time { return confNow }
 	cfg.SigningAlgs = []string{"RS256", "PS256", "ES256", "EdDSA", "HS256"}
 	return cfg
-}
-
-// confClient builds a client for cfg and closes it when t ends.
-func confClient(t *testing.T, cfg nextidentity.Config) *nextidentity.Client {
-	t.Helper()
-	c, err := nextidentity.New(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
 }
 
 // confClaims returns valid claims at confNow for nonce, edited by edit.
@@ -200,7 +190,7 @@ func confSignIn(t *testing.T, p *testprovider.Provider, c *nextidentity.Client, 
 	})
 	p.Handle(testprovider.PathUserInfo, func(w http.ResponseWriter, r *http.Request) {
 		testprovider.WriteJSON(w, http.StatusOK, map[string]any{
-			"sub": confSub, "name": "John Smith", "email": "john.smith@example.com",
+			"sub": testprovider.Subject, "name": "John Smith", "email": "john.smith@example.com",
 		})
 	})
 	tokBefore, userBefore := p.Count(testprovider.PathToken), p.Count(testprovider.PathUserInfo)
@@ -234,10 +224,10 @@ func confRequireAccepted(t *testing.T, f confFlow) {
 	require.NoError(t, f.err)
 	require.NotNil(t, f.tok)
 	require.NotNil(t, f.tok.IDToken)
-	require.Equal(t, confSub, f.tok.IDToken.Subject)
+	require.Equal(t, testprovider.Subject, f.tok.IDToken.Subject)
 	require.Equal(t, confAccessToken, f.tok.AccessToken)
 	require.NotNil(t, f.ui)
-	require.Equal(t, confSub, f.ui.Subject)
+	require.Equal(t, testprovider.Subject, f.ui.Subject)
 	require.EqualValues(t, 1, f.userReq)
 }
 
@@ -275,13 +265,13 @@ func confRunIDCases(t *testing.T, cases []confIDCase) {
 			if tc.edit != nil {
 				tc.edit(p, &cfg)
 			}
-			c := confClient(t, cfg)
+			c := mkClient(t, cfg)
 
 			if !tc.flowOnly {
 				idt, err := c.VerifyIDToken(context.Background(), tc.token(p, confDirectNonce), confDirectNonce)
 				if tc.want == nil {
 					require.NoError(t, err, "VerifyIDToken")
-					require.Equal(t, confSub, idt.Subject)
+					require.Equal(t, testprovider.Subject, idt.Subject)
 				} else {
 					require.Error(t, err, "VerifyIDToken accepted a token it must reject")
 					require.Nil(t, idt)
@@ -573,7 +563,7 @@ func TestConformanceIDTokenJKUHeaderIgnored(t *testing.T) {
 		_, _ = w.Write(testprovider.JWKS(p.RSA2))
 	}))
 	t.Cleanup(attacker.Close)
-	c := confClient(t, confConfig(p))
+	c := mkClient(t, confConfig(p))
 	f := confSignIn(t, p, c, func(n string) string {
 		return testprovider.Sign("RS256", p.RSA2, confClaims(p, n, nil), map[string]any{"jku": attacker.URL, "x5u": attacker.URL})
 	})
@@ -774,7 +764,7 @@ func TestConformanceIDTokenClaims(t *testing.T) {
 // TestConformanceVerifyAccessToken: at_hash through the public API.
 func TestConformanceVerifyAccessToken(t *testing.T) {
 	p := testprovider.New(t)
-	c := confClient(t, confConfig(p))
+	c := mkClient(t, confConfig(p))
 	for _, alg := range []string{"RS256", "ES256", "PS256", "HS256"} {
 		t.Run(alg, func(t *testing.T) {
 			cl := confClaims(p, confDirectNonce, func(cl map[string]any) { cl["at_hash"] = testprovider.AtHash(confAccessToken) })
@@ -899,24 +889,12 @@ func TestConformanceKeySelection(t *testing.T) {
 	confRunIDCases(t, cases)
 }
 
-// confClock is a settable clock.
-type confClock struct{ ns atomic.Int64 }
-
-func newConfClock(t time.Time) *confClock {
-	c := &confClock{}
-	c.ns.Store(t.UnixNano())
-	return c
-}
-
-func (c *confClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *confClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
 // TestConformanceKeyRotation: rp-key-rotation-op-sign-key. An unknown kid
 // after the provider rotates causes exactly one JWKS fetch, and the token is
 // accepted.
 func TestConformanceKeyRotation(t *testing.T) {
 	p := testprovider.New(t)
-	c := confClient(t, confConfig(p))
+	c := mkClient(t, confConfig(p))
 	ctx := context.Background()
 	jwks := func() int64 { return p.Count(testprovider.PathJWKS) }
 
@@ -952,11 +930,11 @@ func TestConformanceKeyRotation(t *testing.T) {
 // passed, an unknown kid may refetch again (once).
 func TestConformanceKeyRotationAfterInterval(t *testing.T) {
 	p := testprovider.New(t)
-	clock := newConfClock(confNow)
+	clock := newFakeClock(confNow)
 	cfg := confConfig(p)
 	cfg.Now = clock.Now
 	cfg.JWKSUnknownKIDInterval = 10 * time.Minute
-	c := confClient(t, cfg)
+	c := mkClient(t, cfg)
 	ctx := context.Background()
 	jwks := func() int64 { return p.Count(testprovider.PathJWKS) }
 	sign := func(k *testprovider.Key) string {
@@ -1026,7 +1004,7 @@ func TestConformanceUnknownKIDFlood(t *testing.T) {
 
 	t.Run("warm cache", func(t *testing.T) {
 		p := testprovider.New(t)
-		c := confClient(t, confConfig(p))
+		c := mkClient(t, confConfig(p))
 		_, err := c.VerifyIDToken(context.Background(), confRS256(p, "", nil), "")
 		require.NoError(t, err)
 		before := p.Count(testprovider.PathJWKS)
@@ -1044,7 +1022,7 @@ func TestConformanceUnknownKIDFlood(t *testing.T) {
 
 	t.Run("cold cache", func(t *testing.T) {
 		p := testprovider.New(t)
-		c := confClient(t, confConfig(p))
+		c := mkClient(t, confConfig(p))
 		requireAllRejected(t, confFlood(c, p, n, workers))
 		require.LessOrEqual(t, p.Count(testprovider.PathJWKS), int64(1+maxExtra))
 	})
@@ -1053,7 +1031,7 @@ func TestConformanceUnknownKIDFlood(t *testing.T) {
 		// The JWKS endpoint holds every request until the flood is queued on
 		// it, so concurrent callers must share fetches rather than each start one.
 		p := testprovider.New(t)
-		c := confClient(t, confConfig(p))
+		c := mkClient(t, confConfig(p))
 		_, err := c.VerifyIDToken(context.Background(), confRS256(p, "", nil), "")
 		require.NoError(t, err)
 		release := make(chan struct{})
@@ -1079,7 +1057,7 @@ func TestConformanceUnknownKIDFlood(t *testing.T) {
 // TestConformanceUserInfoSubject: rp-userinfo-bad-sub-claim.
 func TestConformanceUserInfoSubject(t *testing.T) {
 	p := testprovider.New(t)
-	c := confClient(t, confConfig(p))
+	c := mkClient(t, confConfig(p))
 	f := confSignIn(t, p, c, func(n string) string { return confRS256(p, n, nil) })
 	confRequireAccepted(t, f)
 
@@ -1096,7 +1074,7 @@ func TestConformanceUserInfoSubject(t *testing.T) {
 		want error
 	}{
 		{"rp-userinfo-bad-sub-claim", map[string]any{"sub": "someone-else", "email": "attacker@example.com"}, nextidentity.ErrSubjectMismatch},
-		{"rp-userinfo-sub-case-differs", map[string]any{"sub": strings.ToUpper(confSub)}, nextidentity.ErrSubjectMismatch},
+		{"rp-userinfo-sub-case-differs", map[string]any{"sub": strings.ToUpper(testprovider.Subject)}, nextidentity.ErrSubjectMismatch},
 		{"rp-userinfo-sub-missing", map[string]any{"email": "attacker@example.com"}, nextidentity.ErrMalformedResponse},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1116,7 +1094,7 @@ func TestConformanceUserInfoSubject(t *testing.T) {
 // sub (OpenID Connect Core 12.2).
 func TestConformanceRefreshedIDToken(t *testing.T) {
 	p := testprovider.New(t)
-	c := confClient(t, confConfig(p))
+	c := mkClient(t, confConfig(p))
 	f := confSignIn(t, p, c, func(n string) string { return confRS256(p, n, nil) })
 	confRequireAccepted(t, f)
 
@@ -1147,7 +1125,7 @@ func TestConformanceRefreshedIDToken(t *testing.T) {
 			nt, err := c.Refresh(context.Background(), f.tok)
 			if tc.want == nil {
 				require.NoError(t, err)
-				require.Equal(t, confSub, nt.IDToken.Subject)
+				require.Equal(t, testprovider.Subject, nt.IDToken.Subject)
 				require.Equal(t, p.Issuer, nt.IDToken.Issuer)
 				return
 			}
@@ -1208,7 +1186,7 @@ func TestConformanceDiscoveryIssuer(t *testing.T) {
 // error) is checked before the code is redeemed.
 func TestConformanceCallback(t *testing.T) {
 	p := testprovider.New(t)
-	c := confClient(t, confConfig(p))
+	c := mkClient(t, confConfig(p))
 	ar, err := c.AuthCodeURL()
 	require.NoError(t, err)
 	other, err := c.AuthCodeURL()
@@ -1250,7 +1228,7 @@ func TestConformanceCallback(t *testing.T) {
 		cb.Set("iss", p.Issuer)
 		tok, err := c.Exchange(context.Background(), cb, ar)
 		require.NoError(t, err)
-		require.Equal(t, confSub, tok.IDToken.Subject)
+		require.Equal(t, testprovider.Subject, tok.IDToken.Subject)
 	})
 }
 
@@ -1282,7 +1260,7 @@ func TestConformanceClientSecretBasic(t *testing.T) {
 				cfg.ClientID = tc.id
 				cfg.ClientSecret = tc.secret
 				cfg.AuthStyle = style
-				c := confClient(t, cfg)
+				c := mkClient(t, cfg)
 				ar, err := c.AuthCodeURL()
 				require.NoError(t, err)
 

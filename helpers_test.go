@@ -2,6 +2,7 @@ package nextidentity_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,4 +42,27 @@ func fixedClient(t testing.TB) (*testprovider.Provider, *nextidentity.Client, ti
 	cfg := mkConfig(p)
 	cfg.Now = func() time.Time { return fixedNow }
 	return p, mkClient(t, cfg), fixedNow
+}
+
+// fakeClock is a settable clock, safe for concurrent use, shared by a
+// provider and a client in tests that move time on.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
+
+// Now is the clock's time.
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock on by d.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }

@@ -27,27 +27,9 @@ import (
 	"github.com/oidc-kit/nextidentity/nextidentitytest"
 )
 
-// provClock is a fake clock shared by the fake provider and the client.
-type provClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newProvClock() *provClock {
-	return &provClock{t: time.Date(2025, 6, 2, 9, 30, 0, 0, time.UTC)}
-}
-
-func (c *provClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *provClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// provEpoch is where the fake clock shared by the fake provider and the
+// client starts.
+var provEpoch = time.Date(2025, 6, 2, 9, 30, 0, 0, time.UTC)
 
 // Accounts registered with the fake provider by these tests.
 const (
@@ -96,7 +78,7 @@ type provCustom struct {
 // provEnv is a fake provider with a fake clock and a client of it.
 type provEnv struct {
 	srv *nextidentitytest.Server
-	clk *provClock
+	clk *fakeClock
 	c   *nextidentity.Client
 	cfg nextidentity.Config
 }
@@ -106,7 +88,7 @@ type provEnv struct {
 // and a client for clientID ("" for the first client), after edit.
 func provStart(t *testing.T, opts nextidentitytest.Options, clientID string, edit func(*nextidentity.Config)) *provEnv {
 	t.Helper()
-	clk := newProvClock()
+	clk := newFakeClock(provEpoch)
 	if opts.Now == nil {
 		opts.Now = clk.Now
 	}

@@ -232,11 +232,14 @@ func JWK(k *Key) map[string]any {
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
+// Subject is the "sub" of Claims: the documented example's.
+const Subject = "b30647ef-7f03-4ce1-ae91-9476e49d0605"
+
 // Claims returns valid ID token claims for the provider's client at now.
 func (p *Provider) Claims(now time.Time, nonce string) map[string]any {
 	c := map[string]any{
 		"iss":   p.Issuer,
-		"sub":   "b30647ef-7f03-4ce1-ae91-9476e49d0605",
+		"sub":   Subject,
 		"aud":   p.ClientID,
 		"iat":   now.Unix(),
 		"exp":   now.Add(time.Hour).Unix(),
