@@ -1,0 +1,174 @@
+package nextidentity
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/oidc-kit/nextidentity/internal/keys"
+)
+
+// This file verifies the signature of a compact JWS signed by the provider
+// (RFC 7515, with the RFC 8725 discipline). ID tokens, access tokens and
+// logout tokens share it; each token kind then checks its own claims. Every
+// error wraps the token kind's umbrella sentinel (ErrInvalidIDToken,
+// ErrInvalidAccessToken, ...), and ErrInvalidSignature where the signature or
+// its header is at fault.
+
+// joseHeader is the part of a JOSE header the verifier reads.
+type joseHeader struct {
+	Alg  string          `json:"alg"`
+	Kid  string          `json:"kid"`
+	Typ  string          `json:"typ"`
+	Crit json.RawMessage `json:"crit"`
+}
+
+// maxJWSLen bounds a token before any decoding.
+const maxJWSLen = 64 << 10
+
+// maxIDTokenLen bounds an ID token before any decoding.
+const maxIDTokenLen = maxJWSLen
+
+// signingMethods maps an allowed "alg" to its implementation. It is read-only
+// after init, so the hot path takes no lock (jwt.GetSigningMethod does).
+var signingMethods = map[string]jwt.SigningMethod{
+	"RS256": jwt.SigningMethodRS256, "RS384": jwt.SigningMethodRS384, "RS512": jwt.SigningMethodRS512,
+	"PS256": jwt.SigningMethodPS256, "PS384": jwt.SigningMethodPS384, "PS512": jwt.SigningMethodPS512,
+	"ES256": jwt.SigningMethodES256, "ES384": jwt.SigningMethodES384, "ES512": jwt.SigningMethodES512,
+	"EdDSA": jwt.SigningMethodEdDSA,
+	"HS256": jwt.SigningMethodHS256, "HS384": jwt.SigningMethodHS384, "HS512": jwt.SigningMethodHS512,
+}
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// jwsOptions says how one token kind's JWS is verified.
+type jwsOptions struct {
+	// umbrella is the token kind's sentinel, wrapped by every error.
+	umbrella error
+	// noHMAC refuses HS* algorithms even when the client secret would key
+	// them: tokens meant for other parties than this client (access tokens)
+	// must be signed with the provider's keys.
+	noHMAC bool
+}
+
+// verifyJWS checks that raw is a compact JWS with three parts, an acceptable
+// header (no "crit", no registered name in another case), an "alg" on the
+// client's allow-list and a signature that verifies with a JWKS key fitting
+// that alg (or, for HS*, the client secret). It returns the header and the
+// decoded payload, which the caller must still check. ctx bounds a JWKS fetch
+// an unknown "kid" may cause.
+func (c *Client) verifyJWS(ctx context.Context, raw string, o jwsOptions) (*joseHeader, []byte, error) {
+	if len(raw) > maxJWSLen {
+		return nil, nil, invalidToken(o.umbrella, nil, "token is %d bytes, longer than %d", len(raw), maxJWSLen)
+	}
+	dot1 := strings.IndexByte(raw, '.')
+	dot2 := strings.LastIndexByte(raw, '.')
+	if dot1 <= 0 || dot2 == dot1 || strings.IndexByte(raw[dot1+1:dot2], '.') >= 0 {
+		return nil, nil, invalidToken(o.umbrella, nil, "not a compact JWS (need three dot-separated parts)")
+	}
+	hdr, cached, err := c.header(raw[:dot1], o.umbrella)
+	if err != nil {
+		return nil, nil, err
+	}
+	method, ok := signingMethods[hdr.Alg]
+	if !ok || !c.algs[hdr.Alg] || (o.noHMAC && strings.HasPrefix(hdr.Alg, "HS")) {
+		return nil, nil, invalidToken(o.umbrella, ErrInvalidSignature, "alg %q is not allowed", hdr.Alg)
+	}
+	sig, err := b64.DecodeString(raw[dot2+1:])
+	if err != nil {
+		return nil, nil, invalidToken(o.umbrella, ErrInvalidSignature, "signature is not base64url: %v", err)
+	}
+	if err := c.verifySignature(ctx, method, hdr, raw[:dot2], sig, o.umbrella); err != nil {
+		return nil, nil, err
+	}
+	if !cached {
+		c.cacheHeader(raw[:dot1], hdr)
+	}
+	payload, err := b64.DecodeString(raw[dot1+1 : dot2])
+	if err != nil {
+		return nil, nil, invalidToken(o.umbrella, nil, "payload is not base64url: %v", err)
+	}
+	return hdr, payload, nil
+}
+
+// maxCachedHeaders bounds the header cache. A provider uses a handful of
+// distinct headers (one per signing key and token type), so a small cache
+// holds them all.
+const maxCachedHeaders = 32
+
+// header decodes the JOSE header segment, from the cache when this exact
+// segment has verified before.
+func (c *Client) header(seg string, umbrella error) (hdr *joseHeader, cached bool, err error) {
+	if v, ok := c.headers.Load(seg); ok {
+		return v.(*joseHeader), true, nil
+	}
+	b, err := b64.DecodeString(seg)
+	if err != nil {
+		return nil, false, invalidToken(umbrella, nil, "header is not base64url: %v", err)
+	}
+	hdr = new(joseHeader)
+	if err := json.Unmarshal(b, hdr); err != nil {
+		return nil, false, invalidToken(umbrella, nil, "header is not a JSON object: %v", err)
+	}
+	if name, bad := foldedName(b, headerNames); bad {
+		return nil, false, invalidToken(umbrella, ErrInvalidSignature, "header parameter %q differs from a registered name only in case", name)
+	}
+	if hdr.Crit != nil {
+		return nil, false, invalidToken(umbrella, ErrInvalidSignature, "unsupported critical header parameters %s", hdr.Crit)
+	}
+	return hdr, false, nil
+}
+
+// cacheHeader remembers a header whose token verified, so a forger cannot
+// fill the cache: only the provider's keys produce entries.
+func (c *Client) cacheHeader(seg string, hdr *joseHeader) {
+	if c.nHeaders.Load() < maxCachedHeaders {
+		c.nHeaders.Add(1)
+		c.headers.Store(seg, hdr)
+	}
+}
+
+// verifySignature checks sig over signed. HS* tokens are keyed with the
+// client secret only; every other alg with JWKS keys that fit it, so an RSA
+// or EC public key can never serve as an HMAC secret.
+func (c *Client) verifySignature(ctx context.Context, m jwt.SigningMethod, hdr *joseHeader, signed string, sig []byte, umbrella error) error {
+	if strings.HasPrefix(hdr.Alg, "HS") {
+		if m.Verify(signed, sig, c.secret) != nil {
+			return invalidToken(umbrella, ErrInvalidSignature, "%s signature does not verify with the client secret", hdr.Alg)
+		}
+		return nil
+	}
+	if c.keys == nil {
+		return invalidToken(umbrella, ErrInvalidSignature, "%s token but the provider has no jwks_uri", hdr.Alg)
+	}
+	cands, err := c.keys.Candidates(ctx, hdr.Kid, hdr.Alg)
+	if err != nil {
+		if errors.Is(err, keys.ErrNoKey) {
+			return invalidToken(umbrella, ErrInvalidSignature, "%v", err)
+		}
+		if errors.Is(err, keys.ErrTooLarge) {
+			return fmt.Errorf("%w: cannot get signing keys: %w: %w", umbrella, ErrResponseTooLarge, err)
+		}
+		return fmt.Errorf("%w: cannot get signing keys: %w", umbrella, err)
+	}
+	for _, k := range cands {
+		if m.Verify(signed, sig, k.Public) == nil {
+			return nil
+		}
+	}
+	return invalidToken(umbrella, ErrInvalidSignature, "%s signature does not verify with %d candidate key(s) for kid %q", hdr.Alg, len(cands), hdr.Kid)
+}
+
+// invalidToken wraps umbrella and, when not nil, the finer kind.
+func invalidToken(umbrella, kind error, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if kind == nil {
+		return fmt.Errorf("%w: %s", umbrella, msg)
+	}
+	return fmt.Errorf("%w: %w: %s", umbrella, kind, msg)
+}
