@@ -99,20 +99,7 @@ func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*
 	if err := c.checkClaims(&cl, nonce); err != nil {
 		return nil, err
 	}
-	return &IDToken{
-		Issuer:          cl.Iss,
-		Subject:         cl.Sub,
-		Audience:        cl.Aud,
-		AuthorizedParty: cl.Azp,
-		IssuedAt:        cl.Iat.t,
-		Expiry:          cl.Exp.t,
-		AuthTime:        cl.AuthTime.t,
-		Nonce:           cl.Nonce,
-		AccessTokenHash: cl.AtHash,
-		Profile:         cl.profile(),
-		alg:             hdr.Alg,
-		claims:          payload,
-	}, nil
+	return newIDToken(&cl, hdr.Alg, payload), nil
 }
 
 func (c *Client) checkClaims(cl *idClaims, nonce string) error {

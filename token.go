@@ -15,8 +15,10 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// Token is the result of a code exchange or refresh. It is JSON-serialisable
-// for session stores; IDToken is not serialised (RawIDToken is).
+// Token is the result of a code exchange or refresh. It round-trips through
+// encoding/json with its verified ID token, so session stores can keep it:
+// IDToken is encoded as its verified claims, and a decoded Token is trusted
+// as it stands, not verified again.
 type Token struct {
 	AccessToken  string    `json:"access_token"`
 	TokenType    string    `json:"token_type,omitempty"`
@@ -24,8 +26,9 @@ type Token struct {
 	RawIDToken   string    `json:"id_token,omitempty"`
 	Expiry       time.Time `json:"expiry,omitzero"` // zero: the provider sent no expires_in
 	Scope        string    `json:"scope,omitempty"`
-	// IDToken is the verified RawIDToken.
-	IDToken *IDToken `json:"-"`
+	// IDToken is the verified RawIDToken. It survives a JSON round trip
+	// even when RawIDToken is dropped to save space.
+	IDToken *IDToken `json:"id_token_claims,omitempty"`
 }
 
 // expiryDelta is how long before Expiry a token stops being Valid, so it is
