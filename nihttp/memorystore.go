@@ -1,0 +1,139 @@
+package nihttp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// MemoryStore keeps sessions in this process: for one instance, and for
+// tests. Sessions are lost when the process ends. It is a ServerStore, so
+// logout ends a session for every copy of its cookie.
+type MemoryStore struct {
+	locks localLocks
+	now   func() time.Time
+
+	mu       sync.Mutex
+	sessions map[string]memoryEntry // by session ID
+	saves    int
+}
+
+type memoryEntry struct {
+	data         []byte // the session as JSON, so no caller shares it
+	subject, sid string
+	deadline     time.Time
+}
+
+// sweepEvery is how many saves pass between two sweeps of expired sessions.
+const sweepEvery = 256
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{sessions: map[string]memoryEntry{}, now: time.Now}
+}
+
+// Save implements SessionStore.
+func (m *MemoryStore) Save(_ context.Context, s *Session, ttl time.Duration) (string, error) {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return "", fmt.Errorf("nihttp: encoding session: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.saves++; m.saves%sweepEvery == 0 {
+		now := m.now()
+		for id, e := range m.sessions {
+			if !now.Before(e.deadline) {
+				delete(m.sessions, id)
+			}
+		}
+	}
+	m.sessions[s.ID] = memoryEntry{data: data, subject: s.Subject, sid: s.SID, deadline: m.now().Add(ttl)}
+	return s.ID, nil
+}
+
+// Load implements SessionStore.
+func (m *MemoryStore) Load(_ context.Context, id string) (*Session, error) {
+	m.mu.Lock()
+	e, ok := m.sessions[id]
+	if ok && !m.now().Before(e.deadline) {
+		delete(m.sessions, id)
+		ok = false
+	}
+	m.mu.Unlock()
+	if !ok {
+		return nil, ErrNoSession
+	}
+	var s Session
+	if err := json.Unmarshal(e.data, &s); err != nil {
+		return nil, fmt.Errorf("nihttp: decoding session: %w", err)
+	}
+	return &s, nil
+}
+
+// Delete implements SessionStore.
+func (m *MemoryStore) Delete(_ context.Context, s *Session) error {
+	m.mu.Lock()
+	delete(m.sessions, s.ID)
+	m.mu.Unlock()
+	return nil
+}
+
+// Lock implements SessionStore with a lock local to this process.
+func (m *MemoryStore) Lock(_ context.Context, id string, ttl time.Duration) (func(), error) {
+	return m.locks.lock(id, ttl, m.now)
+}
+
+// EndSessions implements ServerStore.
+func (m *MemoryStore) EndSessions(_ context.Context, subject, sid string) (int, error) {
+	if subject == "" && sid == "" {
+		return 0, fmt.Errorf("nihttp: EndSessions needs a subject or a sid")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id, e := range m.sessions {
+		if (subject == "" || e.subject == subject) && (sid == "" || e.sid == sid) {
+			delete(m.sessions, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// localLocks are refresh locks held in this process, with an expiry so a
+// holder that never unlocks cannot block a session for ever.
+type localLocks struct {
+	mu   sync.Mutex
+	held map[string]localLock
+	seq  uint64
+}
+
+type localLock struct {
+	seq     uint64
+	expires time.Time
+}
+
+func (l *localLocks) lock(id string, ttl time.Duration, now func() time.Time) (func(), error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := now()
+	if h, ok := l.held[id]; ok && t.Before(h.expires) {
+		return nil, ErrLocked
+	}
+	if l.held == nil {
+		l.held = map[string]localLock{}
+	}
+	l.seq++
+	mine := l.seq
+	l.held[id] = localLock{seq: mine, expires: t.Add(ttl)}
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if h, ok := l.held[id]; ok && h.seq == mine {
+			delete(l.held, id)
+		}
+	}, nil
+}
