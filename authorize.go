@@ -109,7 +109,7 @@ func (c *Client) authURL(endpoint string, opts []AuthOption) (*AuthRequest, erro
 		o(&p)
 	}
 	if p.invalid != "" {
-		return nil, fmt.Errorf("%w: WithParam cannot set %q", ErrInvalidConfig, p.invalid)
+		return nil, rejectf(ErrInvalidConfig, nil, "WithParam cannot set %q", p.invalid)
 	}
 	state, err := randomString(32)
 	if err != nil {

@@ -216,6 +216,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		e.endSession = firstNonEmpty(e.endSession, md.EndSessionEndpoint)
 		discovered = md.IDTokenSigningAlgs
 	}
+	var errs []error
 	base := strings.TrimSuffix(cfg.Issuer, "/")
 	e.endSession = firstNonEmpty(e.endSession, base+"/endsession")
 	e.register = firstNonEmpty(e.register, base+"/register")
@@ -228,17 +229,13 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		{"RegisterEndpoint", e.register},
 		{"PersonalDetailsEndpoint", e.personalDetails},
 	} {
-		if err := checkEndpoint(f.name, f.v, false); err != nil {
-			return nil, err
-		}
+		errs = append(errs, checkEndpoint(f.name, f.v, false))
 	}
-	if err := checkEndpoint("JWKSURL", e.jwks, true); err != nil {
-		return nil, err
-	}
+	errs = append(errs, checkEndpoint("JWKSURL", e.jwks, true))
 	c.endpoints = e
 
-	algs, err := allowedAlgs(cfg.SigningAlgs, discovered, cfg.ClientSecret != "")
-	if err != nil {
+	algs, algErrs := allowedAlgs(cfg.SigningAlgs, discovered, cfg.ClientSecret != "")
+	if err := errors.Join(append(errs, algErrs...)...); err != nil {
 		return nil, err
 	}
 	c.algs = algs
@@ -272,41 +269,41 @@ func (c *Client) Issuer() string { return c.cfg.Issuer }
 // ClientID returns the configured client id.
 func (c *Client) ClientID() string { return c.cfg.ClientID }
 
+// validateConfig checks the fields New can check before any request, and
+// reports every problem at once: each joined error wraps ErrInvalidConfig.
 func validateConfig(cfg *Config) error {
+	var errs []error
+	bad := func(field, reason string) { errs = append(errs, configError(field, reason)) }
 	if cfg.Issuer == "" {
-		return configError("Issuer", "is required")
-	}
-	u, err := url.Parse(cfg.Issuer)
-	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return configError("Issuer", "must be an absolute URL without query or fragment")
-	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
-		return configError("Issuer", "must use https (http is allowed only on loopback hosts)")
+		bad("Issuer", "is required")
+	} else if u, err := url.Parse(cfg.Issuer); err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("Issuer", "must be an absolute URL without query or fragment")
+	} else if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		bad("Issuer", "must use https (http is allowed only on loopback hosts)")
 	}
 	if cfg.ClientID == "" {
-		return configError("ClientID", "is required")
+		bad("ClientID", "is required")
 	}
 	if cfg.RedirectURL == "" {
-		return configError("RedirectURL", "is required")
-	}
-	if r, err := url.Parse(cfg.RedirectURL); err != nil || !r.IsAbs() || r.Fragment != "" {
-		return configError("RedirectURL", "must be an absolute URL without fragment")
+		bad("RedirectURL", "is required")
+	} else if r, err := url.Parse(cfg.RedirectURL); err != nil || !r.IsAbs() || r.Fragment != "" {
+		bad("RedirectURL", "must be an absolute URL without fragment")
 	}
 	switch cfg.UserInfoMethod {
 	case "":
 		cfg.UserInfoMethod = http.MethodPost
 	case http.MethodPost, http.MethodGet:
 	default:
-		return configError("UserInfoMethod", "must be POST or GET")
+		bad("UserInfoMethod", "must be POST or GET")
 	}
 	if cfg.AuthStyle != AuthStyleBasic && cfg.AuthStyle != AuthStyleInParams {
-		return configError("AuthStyle", "is not a known AuthStyle")
+		bad("AuthStyle", "is not a known AuthStyle")
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func configError(field, reason string) error {
-	return fmt.Errorf("%w: Config.%s %s", ErrInvalidConfig, field, reason)
+	return rejectf(ErrInvalidConfig, nil, "Config.%s %s", field, reason)
 }
 
 func checkEndpoint(name, v string, optional bool) error {
@@ -331,19 +328,21 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func allowedAlgs(configured, discovered []string, haveSecret bool) (map[string]bool, error) {
+func allowedAlgs(configured, discovered []string, haveSecret bool) (map[string]bool, []error) {
 	out := map[string]bool{}
 	if len(configured) > 0 {
+		var errs []error
 		for _, a := range configured {
-			if !slices.Contains(supportedAlgs, a) {
-				return nil, configError("SigningAlgs", fmt.Sprintf("contains unsupported algorithm %q", a))
+			switch {
+			case !slices.Contains(supportedAlgs, a):
+				errs = append(errs, configError("SigningAlgs", fmt.Sprintf("contains unsupported algorithm %q", a)))
+			case strings.HasPrefix(a, "HS") && !haveSecret:
+				errs = append(errs, configError("SigningAlgs", fmt.Sprintf("lists %s but ClientSecret is empty", a)))
+			default:
+				out[a] = true
 			}
-			if strings.HasPrefix(a, "HS") && !haveSecret {
-				return nil, configError("SigningAlgs", fmt.Sprintf("lists %s but ClientSecret is empty", a))
-			}
-			out[a] = true
 		}
-		return out, nil
+		return out, errs
 	}
 	for _, a := range discovered {
 		if slices.Contains(supportedAlgs, a) && (!strings.HasPrefix(a, "HS") || haveSecret) {
@@ -368,10 +367,15 @@ func (c *Client) discover(ctx context.Context) (*providerMetadata, error) {
 	req.Header.Set("Accept", "application/json")
 	var md providerMetadata
 	if _, _, err := c.doJSON(c.http, req, "discovery", &md); err != nil {
+		// A transport error (*url.Error) and a too-large body name the URL
+		// already; an *Error is told to.
+		if pe, ok := err.(*Error); ok {
+			pe.url = u
+		}
 		return nil, err
 	}
 	if md.Issuer != c.cfg.Issuer {
-		return nil, fmt.Errorf("%w: discovery document issuer %q does not equal Config.Issuer %q", ErrIssuerMismatch, md.Issuer, c.cfg.Issuer)
+		return nil, rejectf(ErrInvalidConfig, ErrIssuerMismatch, "discovery document %s names issuer %q, Config.Issuer is %q", u, md.Issuer, c.cfg.Issuer)
 	}
 	return &md, nil
 }
@@ -390,9 +394,9 @@ func (c *Client) do(hc *http.Client, req *http.Request, name string) ([]byte, in
 	c.logRequest(req.Context(), name, req.Method, resp.StatusCode, time.Since(start), err)
 	if err != nil {
 		if errors.Is(err, httpx.ErrTooLarge) {
-			return nil, resp.StatusCode, fmt.Errorf("nextidentity: %s response: %w (limit %d bytes)", name, ErrResponseTooLarge, c.limit)
+			return nil, resp.StatusCode, fmt.Errorf("%w: %s response from %s is over %d bytes", ErrResponseTooLarge, name, req.URL.Redacted(), c.limit)
 		}
-		return nil, resp.StatusCode, fmt.Errorf("nextidentity: %s response: %w", name, err)
+		return nil, resp.StatusCode, fmt.Errorf("nextidentity: %s response from %s: %w", name, req.URL.Redacted(), err)
 	}
 	return body, resp.StatusCode, nil
 }
@@ -405,7 +409,7 @@ func (c *Client) doJSON(hc *http.Client, req *http.Request, name string, v any) 
 	if err != nil {
 		return nil, status, err
 	}
-	if e := checkResponse(name, status, body); e != nil {
+	if e := providerError(name, status, body); e != nil {
 		return nil, status, e
 	}
 	if err := json.Unmarshal(body, v); err != nil {

@@ -57,6 +57,43 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	require.NoError(t, c.Close(), "Close twice")
 }
 
+// TestNewReportsEveryConfigError: one call names every bad field, each
+// joined error matching ErrInvalidConfig.
+func TestNewReportsEveryConfigError(t *testing.T) {
+	_, err := nextidentity.New(context.Background(), nextidentity.Config{
+		Issuer:         "http://id.example.com",
+		RedirectURL:    "/cb",
+		UserInfoMethod: "PUT",
+		AuthStyle:      7,
+	})
+	require.ErrorIs(t, err, nextidentity.ErrInvalidConfig)
+	for _, field := range []string{"Issuer", "ClientID", "RedirectURL", "UserInfoMethod", "AuthStyle"} {
+		require.Contains(t, err.Error(), "Config."+field+" ")
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	require.True(t, ok, "errors.Join of every problem")
+	require.Len(t, joined.Unwrap(), 5)
+	for _, e := range joined.Unwrap() {
+		require.ErrorIs(t, e, nextidentity.ErrInvalidConfig)
+	}
+
+	// Fields checked after discovery are reported together too.
+	_, err = nextidentity.New(context.Background(), nextidentity.Config{
+		Issuer:                "https://id.example.com",
+		ClientID:              "c",
+		RedirectURL:           "https://app.example.com/cb",
+		SigningAlgs:           []string{"none", "HS256"},
+		AuthorizationEndpoint: "https://id.example.com/authorize",
+		TokenEndpoint:         "ftp://id.example.com/token",
+		UserInfoEndpoint:      "https://id.example.com/userinfo",
+		JWKSURL:               "https://id.example.com/jwks",
+	})
+	require.ErrorIs(t, err, nextidentity.ErrInvalidConfig)
+	require.Contains(t, err.Error(), "Config.TokenEndpoint ")
+	require.Contains(t, err.Error(), `unsupported algorithm "none"`)
+	require.Contains(t, err.Error(), "lists HS256 but ClientSecret is empty")
+}
+
 func TestNewAllowsHTTPOnlyOnLoopback(t *testing.T) {
 	for _, host := range []string{"localhost", "127.0.0.1", "[::1]"} {
 		cfg := nextidentity.Config{
@@ -145,6 +182,8 @@ func TestDiscoveryErrors(t *testing.T) {
 			require.ErrorAs(t, err, &pe)
 			require.Equal(t, tc.status, pe.StatusCode)
 			require.Equal(t, "discovery", pe.Endpoint)
+			require.ErrorIs(t, err, nextidentity.ErrProvider)
+			require.Contains(t, err.Error(), p.URL+"/.well-known/openid-configuration", "names the URL fetched")
 		})
 	}
 	t.Run("missing endpoint", func(t *testing.T) {
@@ -163,6 +202,7 @@ func TestDiscoveryErrors(t *testing.T) {
 		defer cancel()
 		_, err := nextidentity.New(ctx, mkConfig(p))
 		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Contains(t, err.Error(), p.URL+"/.well-known/openid-configuration", "names the URL fetched")
 	})
 }
 

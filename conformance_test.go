@@ -1105,7 +1105,7 @@ func TestConformanceRefreshedIDToken(t *testing.T) {
 	}{
 		{"refresh-same-subject", func(map[string]any) {}, nil},
 		{"refresh-no-nonce", func(cl map[string]any) { delete(cl, "nonce") }, nil},
-		{"refresh-sub-differs", func(cl map[string]any) { cl["sub"] = "someone-else" }, []error{nextidentity.ErrSubjectMismatch}},
+		{"refresh-sub-differs", func(cl map[string]any) { cl["sub"] = "someone-else" }, []error{nextidentity.ErrSubjectMismatch, nextidentity.ErrInvalidIDToken}},
 		{"refresh-iss-differs", func(cl map[string]any) { cl["iss"] = "https://evil.example.com" }, []error{nextidentity.ErrIssuerMismatch, nextidentity.ErrInvalidIDToken}},
 		{"refresh-aud-differs", func(cl map[string]any) { cl["aud"] = "other-client" }, []error{nextidentity.ErrAudienceMismatch, nextidentity.ErrInvalidIDToken}},
 		{"refresh-expired", func(cl map[string]any) {
@@ -1175,6 +1175,9 @@ func TestConformanceDiscoveryIssuer(t *testing.T) {
 				return
 			}
 			require.ErrorIs(t, err, nextidentity.ErrIssuerMismatch)
+			require.ErrorIs(t, err, nextidentity.ErrInvalidConfig)
+			require.NotErrorIs(t, err, nextidentity.ErrInvalidIDToken)
+			require.NotErrorIs(t, err, nextidentity.ErrInvalidCallback)
 			require.Nil(t, c)
 			require.EqualValues(t, 1, p.Count(testprovider.PathDiscovery))
 			require.Zero(t, p.Count(testprovider.PathJWKS))

@@ -8,11 +8,18 @@ import (
 	"strings"
 )
 
-// Errors reported by the provider. An *Error matches these with errors.Is.
+// Errors reported by the provider. Every *Error matches ErrProvider with
+// errors.Is, and the specific sentinel its error code names.
 var (
-	// ErrUnauthorized: HTTP 401, or the provider's "http_exception" body.
+	// ErrProvider is matched by every *Error: the provider said no (an error
+	// body, an error status, an error redirect, or a response the client
+	// could not read).
+	ErrProvider = errors.New("nextidentity: provider error")
+	// ErrUnauthorized: HTTP 401, or the provider's "http_exception" or
+	// "invalid_token" error.
 	ErrUnauthorized = errors.New("nextidentity: unauthorized")
-	// ErrInvalidRequest: the provider's "invalid_request" error.
+	// ErrInvalidRequest: the provider's "invalid_request" error. The client's
+	// own checks never return it.
 	ErrInvalidRequest = errors.New("nextidentity: invalid request")
 	// ErrInvalidGrant: the code or refresh token is invalid, expired or reused.
 	ErrInvalidGrant = errors.New("nextidentity: invalid grant")
@@ -24,42 +31,118 @@ var (
 	ErrLoginRequired = errors.New("nextidentity: login required")
 )
 
-// Errors raised by the client's own checks.
+// Umbrellas for the client's own checks. A caller tells "a token failed
+// verification", "the callback is not this browser's" and "the configuration
+// is wrong" apart with one errors.Is each; the specific check sentinels below
+// are wrapped under the umbrella of what failed.
 var (
-	// ErrInvalidIDToken is wrapped by every ID token rejection.
+	// ErrInvalidIDToken is wrapped by every ID token rejection, with the
+	// specific check (ErrTokenExpired, ErrInvalidSignature, ...) where one
+	// applies.
 	ErrInvalidIDToken = errors.New("nextidentity: invalid id_token")
+	// ErrInvalidCallback is wrapped by every rejection of the authorization
+	// response's parameters (ErrStateMismatch, ErrMissingCode, and
+	// ErrIssuerMismatch for its "iss"): the callback is not the answer to
+	// this browser's request.
+	ErrInvalidCallback = errors.New("nextidentity: invalid callback")
+	// ErrInvalidConfig: a Config field is missing or invalid, or the
+	// discovery document's issuer differs from Config.Issuer
+	// (ErrIssuerMismatch is wrapped too).
+	ErrInvalidConfig = errors.New("nextidentity: invalid config")
+)
+
+// Specific checks, each wrapped under an umbrella above.
+var (
 	// ErrTokenExpired: "exp" is in the past (beyond the leeway).
-	ErrTokenExpired = errors.New("token expired")
+	ErrTokenExpired = errors.New("nextidentity: token expired")
 	// ErrInvalidSignature: the signature does not verify, no key fits, or the
 	// "alg" is refused.
-	ErrInvalidSignature = errors.New("invalid signature")
-	// ErrIssuerMismatch: an "iss" claim, callback parameter or discovery
-	// issuer differs from Config.Issuer.
-	ErrIssuerMismatch = errors.New("issuer mismatch")
+	ErrInvalidSignature = errors.New("nextidentity: invalid signature")
+	// ErrIssuerMismatch: an issuer differs from Config.Issuer: a token's
+	// "iss" claim (under the token's umbrella), the callback's "iss"
+	// parameter (under ErrInvalidCallback) or the discovery document's
+	// issuer (under ErrInvalidConfig).
+	ErrIssuerMismatch = errors.New("nextidentity: issuer mismatch")
 	// ErrAudienceMismatch: "aud" lacks the client id, or "azp" is wrong or
 	// missing where required.
-	ErrAudienceMismatch = errors.New("audience mismatch")
+	ErrAudienceMismatch = errors.New("nextidentity: audience mismatch")
 	// ErrNonceMismatch: the "nonce" claim differs from the one sent.
-	ErrNonceMismatch = errors.New("nonce mismatch")
-
-	// ErrStateMismatch: the callback's state is missing or differs from the
-	// AuthRequest's.
-	ErrStateMismatch = errors.New("nextidentity: state mismatch")
-	// ErrMissingCode: the callback carries neither a code nor an error.
-	ErrMissingCode = errors.New("nextidentity: callback has no code")
-	// ErrSubjectMismatch: a userinfo response or refreshed ID token names
-	// another subject than the ID token the session started with.
+	ErrNonceMismatch = errors.New("nextidentity: nonce mismatch")
+	// ErrSubjectMismatch: a refreshed ID token (under ErrInvalidIDToken) or
+	// a userinfo response names another subject than the ID token the
+	// session started with.
 	ErrSubjectMismatch = errors.New("nextidentity: subject mismatch")
+	// ErrStateMismatch: the callback's state is missing or differs from the
+	// AuthRequest's (under ErrInvalidCallback).
+	ErrStateMismatch = errors.New("nextidentity: state mismatch")
+	// ErrMissingCode: the callback carries neither a code nor an error
+	// (under ErrInvalidCallback).
+	ErrMissingCode = errors.New("nextidentity: callback has no code")
+)
+
+// Other errors.
+var (
 	// ErrNoRefreshToken: Refresh was called with a token that has no refresh
 	// token (ask for one with WithOfflineAccess).
 	ErrNoRefreshToken = errors.New("nextidentity: token has no refresh token")
-	// ErrInvalidConfig: a Config field is missing or invalid.
-	ErrInvalidConfig = errors.New("nextidentity: invalid config")
+	// ErrNoAccessToken: UserInfo was called with a token that has no access
+	// token.
+	ErrNoAccessToken = errors.New("nextidentity: token has no access token")
+	// ErrIncompleteAuthRequest: Exchange was given a nil AuthRequest or one
+	// without State, Nonce or CodeVerifier, for example one restored from
+	// storage that lost a field. Without them the nonce and PKCE checks
+	// could not run, so the code is not redeemed.
+	ErrIncompleteAuthRequest = errors.New("nextidentity: incomplete AuthRequest")
 	// ErrResponseTooLarge: a provider response exceeded Config.MaxResponseBytes.
-	ErrResponseTooLarge = errors.New("response too large")
+	ErrResponseTooLarge = errors.New("nextidentity: response too large")
 	// ErrMalformedResponse: a provider response could not be understood.
-	ErrMalformedResponse = errors.New("malformed provider response")
+	ErrMalformedResponse = errors.New("nextidentity: malformed provider response")
 )
+
+// checkError is a rejection by one of the client's checks: it matches its
+// umbrella (ErrInvalidIDToken, ErrInvalidCallback, ErrInvalidConfig, ...)
+// and, when set, the specific check, and names the package once.
+type checkError struct {
+	umbrella, kind error
+	msg            string
+}
+
+func (e *checkError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.umbrella.Error())
+	if e.kind != nil {
+		b.WriteString(": ")
+		b.WriteString(trimPkg(e.kind.Error()))
+	}
+	if e.msg != "" {
+		b.WriteString(": ")
+		b.WriteString(e.msg)
+	}
+	return b.String()
+}
+
+func (e *checkError) Unwrap() []error {
+	if e.kind == nil {
+		return []error{e.umbrella}
+	}
+	return []error{e.umbrella, e.kind}
+}
+
+// rejectf returns a *checkError under umbrella, of the specific kind when
+// not nil. The message's arguments are formatted with %v: it wraps nothing
+// else (wrap causes with fmt.Errorf around it).
+func rejectf(umbrella, kind error, format string, args ...any) error {
+	return &checkError{umbrella: umbrella, kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// invalidCallback is rejectf under ErrInvalidCallback.
+func invalidCallback(kind error, format string, args ...any) error {
+	return rejectf(ErrInvalidCallback, kind, format, args...)
+}
+
+// trimPkg drops the package prefix of a wrapped error's message, so a
+// composed message names the package once.
+func trimPkg(s string) string { return strings.TrimPrefix(s, "nextidentity: ") }
 
 // Error is an error reported by the provider: an error body, an error status,
 // an error redirect, or an unreadable response.
@@ -79,7 +162,8 @@ type Error struct {
 	Stat string
 	// Body is a short excerpt of a body that was not a JSON error object.
 	Body string
-	err  error // an extra cause such as ErrMalformedResponse
+	err  error  // an extra cause such as ErrMalformedResponse
+	url  string // the URL requested, when the error names it (discovery)
 }
 
 const excerptLen = 256
@@ -88,6 +172,9 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("nextidentity: ")
 	b.WriteString(e.Endpoint)
+	if e.url != "" {
+		fmt.Fprintf(&b, " (%s)", e.url)
+	}
 	if e.StatusCode != 0 {
 		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
 	}
@@ -101,7 +188,7 @@ func (e *Error) Error() string {
 	}
 	if e.err != nil {
 		b.WriteString(": ")
-		b.WriteString(e.err.Error())
+		b.WriteString(trimPkg(e.err.Error()))
 	}
 	if e.Body != "" {
 		fmt.Fprintf(&b, " (body: %q)", e.Body)
@@ -109,9 +196,12 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Is reports whether the provider error matches one of the sentinels.
+// Is reports whether the provider error matches one of the sentinels:
+// ErrProvider always, and the one its code names.
 func (e *Error) Is(target error) bool {
 	switch target {
+	case ErrProvider:
+		return true
 	case ErrUnauthorized:
 		return e.StatusCode == http.StatusUnauthorized || e.Code == "http_exception" || e.Code == "invalid_token"
 	case ErrInvalidRequest:
@@ -177,41 +267,29 @@ func jsonText(raw json.RawMessage) string {
 	return excerpt(raw)
 }
 
-// newProviderError builds the error for a response the caller judged a
-// failure (usually a non-2xx status). A JSON error body is mapped to its
-// fields; anything else keeps the status and a short excerpt.
-func newProviderError(endpoint string, status int, body []byte) *Error {
-	if e, ok := parseErrorBody(endpoint, status, body); ok {
-		return e
-	}
-	return &Error{Endpoint: endpoint, StatusCode: status, Body: excerpt(body), err: ErrMalformedResponse}
-}
-
-// malformed reports a success status whose body could not be decoded.
-func malformed(endpoint string, status int, body []byte, cause error) *Error {
-	if e, ok := parseErrorBody(endpoint, status, body); ok {
-		return e
-	}
-	return &Error{
-		Endpoint:   endpoint,
-		StatusCode: status,
-		Body:       excerpt(body),
-		err:        fmt.Errorf("%w: %v", ErrMalformedResponse, cause),
-	}
-}
-
-// checkResponse maps a provider response to an *Error, or returns nil when
-// status is 2xx and body is not an error object: some deployments answer
+// providerError maps a provider response to an *Error, or returns nil when
+// status is 2xx and body is not an error object. Some deployments answer
 // errors with HTTP 200 and {"stat":"error"}, so the status alone is not
-// trusted.
-func checkResponse(endpoint string, status int, body []byte) *Error {
+// trusted. The body is parsed once, whatever the outcome.
+func providerError(endpoint string, status int, body []byte) *Error {
 	if e, ok := parseErrorBody(endpoint, status, body); ok {
 		return e
 	}
 	if status >= 200 && status < 300 {
 		return nil
 	}
-	return newProviderError(endpoint, status, body)
+	return &Error{Endpoint: endpoint, StatusCode: status, Body: excerpt(body), err: ErrMalformedResponse}
+}
+
+// malformed reports a success status whose body was not an error object (so
+// providerError returned nil) but could not be decoded or lacks a member.
+func malformed(endpoint string, status int, body []byte, cause error) *Error {
+	return &Error{
+		Endpoint:   endpoint,
+		StatusCode: status,
+		Body:       excerpt(body),
+		err:        fmt.Errorf("%w: %v", ErrMalformedResponse, cause),
+	}
 }
 
 // excerpt returns at most excerptLen bytes of b as valid UTF-8 with control

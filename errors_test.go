@@ -1,8 +1,10 @@
 package nextidentity_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,6 +41,10 @@ func TestErrorMatchesSentinels(t *testing.T) {
 				}
 				require.Equal(t, want, errors.Is(wrapped, s), "%v", s)
 			}
+			require.ErrorIs(t, wrapped, nextidentity.ErrProvider, "every *Error is the provider's")
+			for _, local := range []error{nextidentity.ErrInvalidIDToken, nextidentity.ErrInvalidCallback, nextidentity.ErrInvalidConfig} {
+				require.NotErrorIs(t, wrapped, local)
+			}
 			var pe *nextidentity.Error
 			require.ErrorAs(t, wrapped, &pe)
 			require.Same(t, tc.err, pe)
@@ -49,4 +55,27 @@ func TestErrorMatchesSentinels(t *testing.T) {
 func TestErrorMessage(t *testing.T) {
 	e := &nextidentity.Error{Endpoint: "userinfo", StatusCode: 401, Code: "http_exception", Description: "Unauthorized"}
 	require.Equal(t, "nextidentity: userinfo: HTTP 401: http_exception: Unauthorized", e.Error())
+}
+
+// TestSentinelMessagesNamePackage: every sentinel's message starts with the
+// package name, and a composed rejection names it once.
+func TestSentinelMessagesNamePackage(t *testing.T) {
+	for _, s := range []error{
+		nextidentity.ErrProvider, nextidentity.ErrUnauthorized, nextidentity.ErrInvalidRequest,
+		nextidentity.ErrInvalidGrant, nextidentity.ErrInvalidClient, nextidentity.ErrAccessDenied,
+		nextidentity.ErrLoginRequired, nextidentity.ErrInvalidIDToken, nextidentity.ErrInvalidCallback,
+		nextidentity.ErrInvalidConfig, nextidentity.ErrTokenExpired, nextidentity.ErrInvalidSignature,
+		nextidentity.ErrIssuerMismatch, nextidentity.ErrAudienceMismatch, nextidentity.ErrNonceMismatch,
+		nextidentity.ErrSubjectMismatch, nextidentity.ErrStateMismatch, nextidentity.ErrMissingCode,
+		nextidentity.ErrNoRefreshToken, nextidentity.ErrNoAccessToken, nextidentity.ErrIncompleteAuthRequest,
+		nextidentity.ErrResponseTooLarge, nextidentity.ErrMalformedResponse,
+	} {
+		require.True(t, strings.HasPrefix(s.Error(), "nextidentity: "), s.Error())
+	}
+	_, err := nextidentity.New(context.Background(), nextidentity.Config{})
+	require.Error(t, err)
+	for _, line := range strings.Split(err.Error(), "\n") {
+		require.True(t, strings.HasPrefix(line, "nextidentity: "), line)
+		require.Equal(t, 1, strings.Count(line, "nextidentity: "), line)
+	}
 }

@@ -502,7 +502,7 @@ func FuzzErrorBody(f *testing.F) {
 		// The mapper itself, with any status.
 		o := readBody(body)
 		isErrObj := o.isErr
-		e := checkResponse("token", status, body)
+		e := providerError("token", status, body)
 		if isErrObj {
 			require.NotNil(t, e, "HTTP %d body %q is an error object", status, body)
 		}
@@ -511,11 +511,10 @@ func FuzzErrorBody(f *testing.F) {
 		}
 		if e != nil {
 			checkProviderError(t, e, "token", status, body)
-		}
-		checkProviderError(t, newProviderError("userinfo", status, body), "userinfo", status, body)
-		me := malformed("token", status, body, errors.New("cause"))
-		checkProviderError(t, me, "token", status, body)
-		if !isErrObj {
+		} else {
+			// A success body that is no error object but cannot be decoded.
+			me := malformed("token", status, body, errors.New("cause"))
+			checkProviderError(t, me, "token", status, body)
 			require.ErrorIs(t, me, ErrMalformedResponse)
 		}
 
@@ -752,7 +751,9 @@ func FuzzCallback(f *testing.F) {
 			require.LessOrEqual(t, len(pe.Error()), 4*excerptLen, "error message is bounded")
 			require.Zero(t, hits, "token endpoint called for an error callback %q", query)
 			return
-		case req == nil || req.State == "" || len(cb["state"]) != 1 || cb["state"][0] != req.State:
+		case req == nil || req.State == "" || req.Nonce == "" || req.CodeVerifier == "":
+			want = ErrIncompleteAuthRequest
+		case len(cb["state"]) != 1 || cb["state"][0] != req.State:
 			want = ErrStateMismatch
 		case issSent && (len(iss) != 1 || iss[0] != fuzzIssuer):
 			want = ErrIssuerMismatch

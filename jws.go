@@ -166,9 +166,5 @@ func (c *Client) verifySignature(ctx context.Context, m jwt.SigningMethod, hdr *
 
 // invalidToken wraps umbrella and, when not nil, the finer kind.
 func invalidToken(umbrella, kind error, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	if kind == nil {
-		return fmt.Errorf("%w: %s", umbrella, msg)
-	}
-	return fmt.Errorf("%w: %w: %s", umbrella, kind, msg)
+	return rejectf(umbrella, kind, format, args...)
 }

@@ -3,6 +3,7 @@ package nextidentity
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -94,10 +95,11 @@ func (e *expiresIn) UnmarshalJSON(b []byte) error {
 }
 
 // Exchange completes a sign-in. callback is the redirect's query; req is the
-// AuthRequest from AuthCodeURL. Before any network call it turns an "error"
-// parameter into an *Error, checks state (ErrStateMismatch), the RFC 9207
+// AuthRequest from AuthCodeURL, whole: a nil one or one without State, Nonce
+// or CodeVerifier gives ErrIncompleteAuthRequest. Before any network call it
+// turns an "error" parameter into an *Error, checks state (ErrStateMismatch), the RFC 9207
 // "iss" parameter when present (ErrIssuerMismatch) and the code
-// (ErrMissingCode). It then redeems the code with the PKCE verifier and
+// (ErrMissingCode), each under ErrInvalidCallback. It then redeems the code with the PKCE verifier and
 // verifies the ID token with req.Nonce, and its at_hash when present.
 func (c *Client) Exchange(ctx context.Context, callback url.Values, req *AuthRequest) (*Token, error) {
 	if codes, ok := callback["error"]; ok {
@@ -105,27 +107,25 @@ func (c *Client) Exchange(ctx context.Context, callback url.Values, req *AuthReq
 		// flow: a code beside it is never redeemed.
 		return nil, callbackError(firstNonEmpty(codes...), callback.Get("error_description"), callback.Get("error_uri"))
 	}
-	if req == nil || req.State == "" {
-		return nil, fmt.Errorf("%w: no pending authorization request", ErrStateMismatch)
+	if err := req.complete(); err != nil {
+		return nil, err
 	}
 	if st := callback["state"]; len(st) != 1 || subtle.ConstantTimeCompare([]byte(st[0]), []byte(req.State)) != 1 {
-		return nil, fmt.Errorf("%w: callback state is missing or differs", ErrStateMismatch)
+		return nil, invalidCallback(ErrStateMismatch, "callback state is missing or differs")
 	}
 	if iss, ok := callback["iss"]; ok && (len(iss) != 1 || iss[0] != c.cfg.Issuer) {
-		return nil, fmt.Errorf("%w: callback iss %q, want %q", ErrIssuerMismatch, iss, c.cfg.Issuer)
+		return nil, invalidCallback(ErrIssuerMismatch, "callback iss %q, want %q", iss, c.cfg.Issuer)
 	}
 	code := callback["code"]
 	if len(code) != 1 || code[0] == "" {
-		return nil, ErrMissingCode
+		return nil, invalidCallback(ErrMissingCode, "")
 	}
 	form := url.Values{
 		"grant_type":   {"authorization_code"},
 		"code":         {code[0]},
 		"redirect_uri": {c.cfg.RedirectURL},
 	}
-	if req.CodeVerifier != "" {
-		form.Set("code_verifier", req.CodeVerifier)
-	}
+	form.Set("code_verifier", req.CodeVerifier)
 	tr, err := c.tokenRequest(ctx, form)
 	if err != nil {
 		return nil, err
@@ -140,11 +140,33 @@ func (c *Client) Exchange(ctx context.Context, callback url.Values, req *AuthReq
 	return tok, nil
 }
 
+// complete reports whether r has every secret Exchange needs: without the
+// nonce or the verifier the ID token's nonce check or PKCE would be skipped.
+func (r *AuthRequest) complete() error {
+	var missing []string
+	switch {
+	case r == nil:
+		return fmt.Errorf("%w: nil (no pending authorization request)", ErrIncompleteAuthRequest)
+	case r.State == "":
+		missing = append(missing, "State")
+	}
+	if r.Nonce == "" {
+		missing = append(missing, "Nonce")
+	}
+	if r.CodeVerifier == "" {
+		missing = append(missing, "CodeVerifier")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: no %s (restore every field AuthCodeURL returned)", ErrIncompleteAuthRequest, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // Refresh redeems tok.RefreshToken for a new token. The old refresh token is
 // kept when the provider returns none. A returned ID token is verified (no
 // nonce is required) and must name the same issuer and subject as tok's
-// (ErrIssuerMismatch, ErrSubjectMismatch); when none is returned, tok's is
-// kept.
+// (ErrIssuerMismatch, ErrSubjectMismatch, under ErrInvalidIDToken); when
+// none is returned, tok's is kept.
 func (c *Client) Refresh(ctx context.Context, tok *Token) (*Token, error) {
 	if tok == nil || tok.RefreshToken == "" {
 		return nil, ErrNoRefreshToken
@@ -175,7 +197,7 @@ func (c *Client) Refresh(ctx context.Context, tok *Token) (*Token, error) {
 		return nil, invalidIDToken(ErrIssuerMismatch, "refreshed id_token iss %q, session's %q", nt.IDToken.Issuer, oldIss)
 	}
 	if oldSub != "" && nt.IDToken.Subject != oldSub {
-		return nil, fmt.Errorf("%w: refreshed id_token sub %q, session's %q", ErrSubjectMismatch, nt.IDToken.Subject, oldSub)
+		return nil, invalidIDToken(ErrSubjectMismatch, "refreshed id_token sub %q, session's %q", nt.IDToken.Subject, oldSub)
 	}
 	return nt, nil
 }
@@ -244,7 +266,7 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values) (*tokenRespo
 		return nil, err
 	}
 	if tr.AccessToken == "" {
-		return nil, malformed("token", status, body, fmt.Errorf("no access_token"))
+		return nil, malformed("token", status, body, errors.New("no access_token"))
 	}
 	return &tr, nil
 }

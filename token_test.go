@@ -3,6 +3,7 @@ package nextidentity_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"sync"
@@ -125,8 +126,10 @@ func TestExchangeChecksCallbackBeforeAnyRequest(t *testing.T) {
 		{"no state", url.Values{"code": {"x"}}, ar, nextidentity.ErrStateMismatch},
 		{"other state", url.Values{"code": {"x"}, "state": {"forged"}}, ar, nextidentity.ErrStateMismatch},
 		{"two states", url.Values{"code": {"x"}, "state": {ar.State, "forged"}}, ar, nextidentity.ErrStateMismatch},
-		{"nil request", url.Values{"code": {"x"}, "state": {ar.State}}, nil, nextidentity.ErrStateMismatch},
-		{"empty stored state", url.Values{"code": {"x"}, "state": {""}}, &nextidentity.AuthRequest{}, nextidentity.ErrStateMismatch},
+		{"nil request", url.Values{"code": {"x"}, "state": {ar.State}}, nil, nextidentity.ErrIncompleteAuthRequest},
+		{"empty stored state", url.Values{"code": {"x"}, "state": {""}}, &nextidentity.AuthRequest{}, nextidentity.ErrIncompleteAuthRequest},
+		{"stored request without nonce", url.Values{"code": {"x"}, "state": {ar.State}}, &nextidentity.AuthRequest{State: ar.State, CodeVerifier: ar.CodeVerifier}, nextidentity.ErrIncompleteAuthRequest},
+		{"stored request without verifier", url.Values{"code": {"x"}, "state": {ar.State}}, &nextidentity.AuthRequest{State: ar.State, Nonce: ar.Nonce}, nextidentity.ErrIncompleteAuthRequest},
 		{"other iss", url.Values{"code": {"x"}, "state": {ar.State}, "iss": {"https://evil.example.com"}}, ar, nextidentity.ErrIssuerMismatch},
 		{"iss with slash", url.Values{"code": {"x"}, "state": {ar.State}, "iss": {p.Issuer + "/"}}, ar, nextidentity.ErrIssuerMismatch},
 		{"no code", url.Values{"state": {ar.State}}, ar, nextidentity.ErrMissingCode},
@@ -135,6 +138,18 @@ func TestExchangeChecksCallbackBeforeAnyRequest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tok, err := c.Exchange(context.Background(), tc.cb, tc.req)
 			require.ErrorIs(t, err, tc.want)
+			var pe *nextidentity.Error
+			switch {
+			case errors.As(err, &pe):
+				require.ErrorIs(t, err, nextidentity.ErrProvider)
+				require.NotErrorIs(t, err, nextidentity.ErrInvalidCallback)
+			case errors.Is(err, nextidentity.ErrIncompleteAuthRequest):
+				require.NotErrorIs(t, err, nextidentity.ErrInvalidCallback, "the app's stored request, not the browser's callback")
+			default:
+				require.ErrorIs(t, err, nextidentity.ErrInvalidCallback)
+				require.NotErrorIs(t, err, nextidentity.ErrProvider)
+			}
+			require.NotErrorIs(t, err, nextidentity.ErrInvalidIDToken)
 			require.Nil(t, tok)
 		})
 	}
@@ -289,6 +304,7 @@ func TestRefreshVerifiesIDToken(t *testing.T) {
 	for _, tok := range []*nextidentity.Token{first, &restored} {
 		_, err = c.Refresh(context.Background(), tok)
 		require.ErrorIs(t, err, nextidentity.ErrSubjectMismatch)
+		require.ErrorIs(t, err, nextidentity.ErrInvalidIDToken)
 	}
 
 	ts.claims = func(url.Values) map[string]any {

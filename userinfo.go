@@ -32,11 +32,12 @@ type userInfoJSON struct {
 // UserInfo calls the userinfo endpoint with tok's access token as a Bearer
 // header (never in the URL), with Config.UserInfoMethod (POST by default).
 // When tok carries an ID token, the response's "sub" must equal its subject
-// (ErrSubjectMismatch). Provider errors come back as *Error: a wrong or
-// expired token matches ErrUnauthorized, a missing one ErrInvalidRequest.
+// (ErrSubjectMismatch). A token without an access token gives
+// ErrNoAccessToken, before any request. Provider errors come back as *Error
+// (ErrProvider): a wrong or expired token matches ErrUnauthorized.
 func (c *Client) UserInfo(ctx context.Context, tok *Token) (*UserInfo, error) {
 	if tok == nil || tok.AccessToken == "" {
-		return nil, fmt.Errorf("%w: no access token", ErrInvalidRequest)
+		return nil, ErrNoAccessToken
 	}
 	req, err := http.NewRequestWithContext(ctx, c.cfg.UserInfoMethod, c.endpoints.userinfo, nil)
 	if err != nil {

@@ -90,7 +90,9 @@ func TestUserInfoErrors(t *testing.T) {
 		})
 	}
 	_, err := c.UserInfo(context.Background(), &nextidentity.Token{})
-	require.ErrorIs(t, err, nextidentity.ErrInvalidRequest, "no access token")
+	require.ErrorIs(t, err, nextidentity.ErrNoAccessToken)
+	require.NotErrorIs(t, err, nextidentity.ErrInvalidRequest, "a local check is not the provider's invalid_request")
+	require.NotErrorIs(t, err, nextidentity.ErrProvider)
 }
 
 func TestUserInfoSubjectMustMatchIDToken(t *testing.T) {

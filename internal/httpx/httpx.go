@@ -8,7 +8,7 @@ import (
 )
 
 // ErrTooLarge is returned when a body is longer than the limit.
-var ErrTooLarge = errors.New("body exceeds size limit")
+var ErrTooLarge = errors.New("httpx: body exceeds size limit")
 
 // ReadAll reads r up to limit bytes. It returns ErrTooLarge, and stops
 // reading, as soon as the body is longer than limit.

@@ -34,13 +34,13 @@ import (
 
 var (
 	// ErrNoKey means no key in the set fits the token's kid and alg.
-	ErrNoKey = errors.New("no key in the JWKS fits the token")
+	ErrNoKey = errors.New("keys: no key in the JWKS fits the token")
 	// ErrFetch means the JWKS could not be fetched or had no usable key.
-	ErrFetch = errors.New("JWKS fetch failed")
+	ErrFetch = errors.New("keys: JWKS fetch failed")
 	// ErrTooLarge means the JWKS body exceeded the size limit.
 	ErrTooLarge = httpx.ErrTooLarge
 	// ErrClosed means the Store was closed; it is wrapped with ErrFetch.
-	ErrClosed = errors.New("key store closed")
+	ErrClosed = errors.New("keys: key store closed")
 )
 
 // MinRSABits is the smallest RSA modulus accepted (RFC 8725 section 3.5,
@@ -249,7 +249,7 @@ func (s *Set) match(kid, alg string) []*Key {
 	return out
 }
 
-var errRateLimited = errors.New("unknown-kid refresh rate limited")
+var errRateLimited = errors.New("keys: unknown-kid refresh rate limited")
 
 // refreshKind says why a fetch is wanted.
 type refreshKind int
@@ -375,7 +375,7 @@ func Parse(body []byte) (set *Set, skipped []error, err error) {
 	for i, raw := range doc.Keys {
 		k, err := parseKey(raw)
 		if err != nil {
-			skipped = append(skipped, fmt.Errorf("key %d: %w", i, err))
+			skipped = append(skipped, fmt.Errorf("keys: key %d: %w", i, err))
 			continue
 		}
 		set.all = append(set.all, k)
