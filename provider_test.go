@@ -338,12 +338,12 @@ func TestProviderLoginFlow(t *testing.T) {
 			_, err = e.c.Refresh(ctx, tok)
 			require.ErrorIs(t, err, nextidentity.ErrInvalidGrant)
 
-			// A token restored from a session store (no IDToken) still works.
+			// A token restored from a session store, with its ID token, still works.
 			stored, err := json.Marshal(rt)
 			require.NoError(t, err)
 			var restored nextidentity.Token
 			require.NoError(t, json.Unmarshal(stored, &restored))
-			require.Nil(t, restored.IDToken)
+			require.Equal(t, rt.IDToken.Subject, restored.IDToken.Subject)
 			ui, err = e.c.UserInfo(ctx, &restored)
 			require.NoError(t, err)
 			require.Equal(t, provSubject, ui.Subject)
