@@ -185,6 +185,8 @@ type Server struct {
 	latency  map[Endpoint]time.Duration
 	counts   map[Endpoint]int
 	jar      http.CookieJar
+
+	events eventSigner // workflow events key, see events.go
 }
 
 // NewServer starts a fake provider on a loopback address. Call Close when
@@ -263,6 +265,7 @@ func NewServer(opts Options) *Server {
 	s.route(mux, EndpointToken, s.handleToken)
 	s.route(mux, EndpointUserInfo, s.handleUserInfo)
 	s.route(mux, EndpointEndSession, s.handleEndSession)
+	s.route(mux, EndpointEventsJWKS, s.handleEventsJWKS)
 	// Fix the URL and issuer before serving, so handlers never see them change.
 	s.ts = httptest.NewUnstartedServer(mux)
 	s.URL = "http://" + s.ts.Listener.Addr().String()
