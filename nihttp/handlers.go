@@ -1,291 +1,464 @@
-// Package nihttp adds Next Identity sign-in to net/http applications: a
-// login handler that sends the browser to the provider, a callback handler
-// that finishes the code flow, and a logout handler.
+// Package nihttp adds Next Identity sign-in and sessions to net/http
+// applications: a login handler that sends the browser to the provider, a
+// callback handler that finishes the code flow and starts a session, a
+// logout handler that ends it, and RequireLogin, a middleware that serves
+// only signed-in users and refreshes their tokens when they expire.
 //
-// The login handler keeps the authorization request (state, nonce, PKCE
-// verifier and where to return) in a short-lived AES-256-GCM sealed cookie
-// rather than in server memory, so any number of application instances can
-// serve the callback without a shared store. The cookie is HttpOnly,
-// Secure and SameSite=Lax, and is cleared by the callback whatever the
-// outcome.
+// Sessions live in a SessionStore. The default seals the whole session into
+// cookies (no server state; a copied cookie lives until the session
+// expires); NewMemoryStore keeps them in one process; package
+// nihttp/redisstore keeps them in Redis for any number of instances, where
+// logout ends a session for every copy of its cookie.
 //
 // Mounting the handlers:
 //
 //	h, err := nihttp.New(nihttp.Config{
 //		Client: client,
 //		Keys:   [][]byte{key}, // 32 random bytes, kept secret, shared by all instances
-//		OnLogin: func(w http.ResponseWriter, r *http.Request, tok *nextidentity.Token, returnTo string) {
-//			// start the application's own session, then:
-//			http.Redirect(w, r, returnTo, http.StatusFound)
-//		},
-//		OnLogout: func(w http.ResponseWriter, r *http.Request) string {
-//			// end the application's session; return its raw ID token, if any
-//			return ""
-//		},
 //		PostLogoutRedirectURL: "https://app.example.com/signed-out",
 //	})
 //	mux.HandleFunc("GET /login", h.Login)
 //	mux.HandleFunc("GET /callback", h.Callback)
 //	mux.HandleFunc("POST /logout", h.Logout)
+//	mux.Handle("GET /orders", h.RequireLogin(orders)) // nihttp.SessionFrom(r.Context()) inside
 package nihttp
 
 import (
+	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/oidc-kit/nextidentity"
 )
 
-// DefaultCookieName is the name of the login-state cookie.
-const DefaultCookieName = "ni_login"
+// Defaults used when the corresponding Config field is left zero.
+const (
+	// DefaultSessionLifetime is the provider's own session length.
+	DefaultSessionLifetime = 14 * 24 * time.Hour
+	// DefaultIdleTimeout ends a session after a day without a request.
+	DefaultIdleTimeout = 24 * time.Hour
+	// DefaultLoginTTL is how long a started sign-in can be finished.
+	DefaultLoginTTL = 10 * time.Minute
+	// DefaultSessionCookieName is the session cookie's name ("__Host-"
+	// is prepended unless InsecureCookie).
+	DefaultSessionCookieName = "nihttp_session"
+	// DefaultLoginCookieName is the prefix of the login-state cookies.
+	DefaultLoginCookieName = "nihttp_login"
+)
 
-// DefaultLoginTTL is how long a started sign-in can be finished.
-const DefaultLoginTTL = 10 * time.Minute
+// Login loop guard: more than loopMax sign-ins started by one browser
+// within loopWindow is a loop (an app that signs in again on every
+// failure), answered with ErrLoginLoop instead of another round trip to
+// the provider.
+const (
+	loopMax    = 5
+	loopWindow = time.Minute
+)
 
-// ErrNoLoginState means the callback was reached without the login-state
-// cookie: the sign-in was not started by this browser, the cookie expired
-// and was dropped, or cookies are blocked.
-var ErrNoLoginState = errors.New("nihttp: no sign-in in progress (login cookie missing)")
+var (
+	// ErrNoLoginState means the callback was reached without its
+	// login-state cookie: the sign-in was not started by this browser,
+	// took longer than Config.LoginTTL, or cookies are blocked.
+	ErrNoLoginState = errors.New("nihttp: no sign-in in progress (login cookie missing)")
+	// ErrLoginLoop means this browser started too many sign-ins in a short
+	// time, so the handlers stopped a redirect loop.
+	ErrLoginLoop = errors.New("nihttp: too many sign-ins in a short time (redirect loop?)")
+	// ErrCrossSite means a state-changing request (logout) came from
+	// another site and was refused.
+	ErrCrossSite = errors.New("nihttp: cross-site request refused")
+)
 
 // Config configures the handlers.
 type Config struct {
 	// Client is the Next Identity client. Required.
 	Client *nextidentity.Client
-	// Keys seal the login-state cookie: each KeySize bytes, the first seals,
-	// all open (see Sealer). Required, unless Sealer is set.
+	// Keys seal the login-state cookies and, with the default store, the
+	// session cookies: each KeySize random bytes, kept secret and shared by
+	// every instance. The first seals, all open: to rotate, put a new key
+	// first and keep the old one until its cookies have expired. Required.
 	Keys [][]byte
-	// Sealer, when set, is used instead of Keys, so the application can share
-	// one Sealer between these handlers and its own session cookie.
-	Sealer *Sealer
+	// Store keeps sessions. Default: the sealed-cookie store using Keys.
+	Store SessionStore
+	// Now is the clock for sessions and cookies; default time.Now.
+	Now func() time.Time
+	// IdleTimeout ends a session after this long without a request.
+	// Zero means DefaultIdleTimeout; negative means no idle timeout.
+	IdleTimeout time.Duration
+	// SessionLifetime is a session's absolute limit from sign-in; default
+	// DefaultSessionLifetime.
+	SessionLifetime time.Duration
+	// LoginPath is where RequireLogin sends signed-out browsers; default
+	// "/login". It must be where Login is mounted.
+	LoginPath string
 
-	// CookieName is the login-state cookie's name; default DefaultCookieName.
-	CookieName string
-	// CookiePath scopes the cookie; default "/". It must cover the callback.
-	CookiePath string
-	// InsecureCookie drops the Secure attribute, for development over plain
-	// HTTP on a host other than localhost. Browsers accept Secure cookies
-	// from http://localhost and http://127.0.0.1, so the example needs no
-	// such switch.
-	InsecureCookie bool
-	// LoginTTL is how long a started sign-in stays valid; default
-	// DefaultLoginTTL.
-	LoginTTL time.Duration
+	// OnLogin, when set, writes the response after a session has started;
+	// returnTo is always a local path. Default: a redirect to returnTo.
+	OnLogin func(w http.ResponseWriter, r *http.Request, s *Session, returnTo string)
+	// OnLogout, when set, is called by Logout after the session has ended
+	// (s is nil when there was none) and before the redirect to the
+	// provider, for the application's own clean-up.
+	OnLogout func(w http.ResponseWriter, r *http.Request, s *Session)
+	// OnError writes the response for a failed sign-in, logout or session
+	// check. Default: DefaultOnError.
+	OnError func(w http.ResponseWriter, r *http.Request, err error)
 
 	// AuthOptions are added to every authorization request (for example
 	// nextidentity.WithOfflineAccess()).
 	AuthOptions []nextidentity.AuthOption
-	// DefaultReturnTo is where OnLogin is told to send the user when the
-	// login request named no valid return_to; default "/".
+	// DefaultReturnTo is where a sign-in returns when its login request
+	// named no valid return_to; default "/".
 	DefaultReturnTo string
 	// PostLogoutRedirectURL is where the provider returns the browser after
 	// logout; it must be registered with the provider. Empty: none is sent.
 	PostLogoutRedirectURL string
+	// LoginTTL is how long a started sign-in stays valid; default
+	// DefaultLoginTTL.
+	LoginTTL time.Duration
 
-	// OnLogin receives the verified token after a successful callback and
-	// must write the response: typically it starts the application's
-	// session and redirects to returnTo, which is always a local path.
-	// Required.
-	OnLogin func(w http.ResponseWriter, r *http.Request, tok *nextidentity.Token, returnTo string)
-	// OnError writes the response for a failed callback. Default: a short
-	// plain-text page with the status from StatusCode.
-	OnError func(w http.ResponseWriter, r *http.Request, err error)
-	// OnLogout ends the application's session and returns the raw ID token
-	// of that session ("" if none), sent to the provider as id_token_hint.
-	// Required.
-	OnLogout func(w http.ResponseWriter, r *http.Request) (idTokenHint string)
+	// InsecureCookie drops the Secure attribute and the "__Host-" prefix,
+	// for development over plain HTTP on a host other than localhost.
+	// Browsers accept Secure cookies from http://localhost and
+	// http://127.0.0.1, so local development needs no such switch.
+	InsecureCookie bool
+	// SessionCookieName names the session cookie; default
+	// DefaultSessionCookieName.
+	SessionCookieName string
+	// LoginCookieName prefixes the login-state cookies; default
+	// DefaultLoginCookieName.
+	LoginCookieName string
+
+	// Logger receives warnings the handlers cannot return (a failed refresh
+	// that kept the session, a store error while touching a session). Nil
+	// means silent.
+	Logger *slog.Logger
 }
 
-// Handlers are the login, callback and logout handlers. Create them with New.
+// Handlers are the login, callback and logout handlers and the session
+// layer around them. Create them with New; they are safe for concurrent use.
 type Handlers struct {
-	cfg    Config
-	sealer *Sealer
+	cfg     Config
+	sealer  *sealer
+	store   SessionStore
+	cookies bool // store is the default cookie store
+	csrf    *http.CrossOriginProtection
+	recent  refreshed
+	log     *slog.Logger
 }
 
-// loginState is what the login cookie carries between login and callback.
+// loginState is what a login cookie carries between login and callback.
 type loginState struct {
-	State        string `json:"s"`
-	Nonce        string `json:"n"`
-	CodeVerifier string `json:"v"`
-	ReturnTo     string `json:"r,omitempty"`
+	State        string    `json:"s"`
+	Nonce        string    `json:"n"`
+	CodeVerifier string    `json:"v"`
+	ReturnTo     string    `json:"r,omitempty"`
+	Expires      time.Time `json:"e"`
 }
 
-// New checks cfg and returns the handlers.
+// New checks cfg and returns the handlers. It reports every missing or
+// invalid field at once.
 func New(cfg Config) (*Handlers, error) {
-	switch {
-	case cfg.Client == nil:
-		return nil, errors.New("nihttp: Config.Client is required")
-	case cfg.OnLogin == nil:
-		return nil, errors.New("nihttp: Config.OnLogin is required")
-	case cfg.OnLogout == nil:
-		return nil, errors.New("nihttp: Config.OnLogout is required")
+	var errs []error
+	if cfg.Client == nil {
+		errs = append(errs, errors.New("nihttp: Config.Client is required"))
 	}
-	s := cfg.Sealer
-	if s == nil {
-		var err error
-		if s, err = NewSealer(cfg.Keys...); err != nil {
-			return nil, fmt.Errorf("nihttp: Config.Keys: %w", err)
-		}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	if cfg.CookieName == "" {
-		cfg.CookieName = DefaultCookieName
+	s, err := newSealer(cfg.Now, cfg.Keys...)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("nihttp: Config.Keys: %w", err))
 	}
-	if cfg.CookiePath == "" {
-		cfg.CookiePath = "/"
+	setDefault(&cfg.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&cfg.SessionLifetime, DefaultSessionLifetime)
+	setDefault(&cfg.LoginTTL, DefaultLoginTTL)
+	setDefault(&cfg.LoginPath, "/login")
+	setDefault(&cfg.DefaultReturnTo, "/")
+	setDefault(&cfg.SessionCookieName, DefaultSessionCookieName)
+	setDefault(&cfg.LoginCookieName, DefaultLoginCookieName)
+	if rt, ok := localPath(cfg.DefaultReturnTo); !ok {
+		errs = append(errs, fmt.Errorf("nihttp: Config.DefaultReturnTo %q is not a local path", cfg.DefaultReturnTo))
+	} else {
+		cfg.DefaultReturnTo = rt
 	}
-	if cfg.LoginTTL <= 0 {
-		cfg.LoginTTL = DefaultLoginTTL
+	if _, ok := localPath(cfg.LoginPath); !ok {
+		errs = append(errs, fmt.Errorf("nihttp: Config.LoginPath %q is not a local path", cfg.LoginPath))
 	}
-	if cfg.DefaultReturnTo == "" {
-		cfg.DefaultReturnTo = "/"
-	} else if !isLocalPath(cfg.DefaultReturnTo) {
-		return nil, fmt.Errorf("nihttp: Config.DefaultReturnTo %q is not a local path", cfg.DefaultReturnTo)
+	if cfg.SessionLifetime < 0 {
+		errs = append(errs, fmt.Errorf("nihttp: Config.SessionLifetime %v is negative", cfg.SessionLifetime))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if cfg.OnError == nil {
 		cfg.OnError = DefaultOnError
 	}
-	return &Handlers{cfg: cfg, sealer: s}, nil
+	h := &Handlers{cfg: cfg, sealer: s, store: cfg.Store, csrf: http.NewCrossOriginProtection(), log: cfg.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.store == nil {
+		h.cookies = true
+		h.store = &cookieStore{sealer: s, name: h.cookieName(cfg.SessionCookieName), now: cfg.Now}
+	}
+	return h, nil
 }
 
-// Login starts a sign-in: it seals a fresh authorization request into the
-// login cookie and redirects to the provider. A "return_to" query parameter
-// that is a local path ("/orders?id=1") is where OnLogin will be told to go.
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Login starts a sign-in: it seals a fresh authorization request into a
+// login cookie of its own (so sign-ins in several tabs each finish) and
+// redirects to the provider. A "return_to" query parameter that is a local
+// path ("/orders?id=1") is where the callback returns.
 func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if err := h.countLogin(w, r); err != nil {
+		h.cfg.OnError(w, r, err)
+		return
+	}
 	ar, err := h.cfg.Client.AuthCodeURL(h.cfg.AuthOptions...)
 	if err != nil {
 		h.cfg.OnError(w, r, err)
 		return
 	}
-	st := loginState{State: ar.State, Nonce: ar.Nonce, CodeVerifier: ar.CodeVerifier}
-	if rt := r.URL.Query().Get("return_to"); isLocalPath(rt) {
+	st := loginState{
+		State: ar.State, Nonce: ar.Nonce, CodeVerifier: ar.CodeVerifier,
+		Expires: h.cfg.Now().Add(h.cfg.LoginTTL),
+	}
+	if rt, ok := localPath(r.URL.Query().Get("return_to")); ok {
 		st.ReturnTo = rt
 	}
-	sealed, err := h.sealer.Seal(h.cfg.CookieName, st, h.cfg.LoginTTL)
+	name := h.loginCookieName(ar.State)
+	sealed, err := h.sealer.seal(name, st, h.cfg.LoginTTL)
 	if err != nil {
 		h.cfg.OnError(w, r, err)
 		return
 	}
-	http.SetCookie(w, h.cookie(sealed, int(h.cfg.LoginTTL/time.Second)))
-	w.Header().Set("Cache-Control", "no-store")
+	h.pruneLoginCookies(w, r)
+	http.SetCookie(w, h.cookie(name, sealed, h.cfg.LoginTTL))
 	http.Redirect(w, r, ar.URL, http.StatusFound)
 }
 
-// Callback finishes a sign-in: it opens and clears the login cookie, checks
-// the provider's response and exchanges the code (Client.Exchange), then
-// hands the token to OnLogin. Every failure goes to OnError, with an error
-// that wraps ErrNoLoginState, ErrTampered, ErrExpired or one of
-// nextidentity's sentinels.
+// loopState is what the loop-guard cookie carries: when this browser
+// started its recent sign-ins.
+type loopState struct {
+	Starts []time.Time `json:"t"`
+}
+
+// countLogin records a sign-in start in the loop-guard cookie and returns
+// ErrLoginLoop when there were already loopMax within loopWindow.
+func (h *Handlers) countLogin(w http.ResponseWriter, r *http.Request) error {
+	name := h.cookieName(h.cfg.LoginCookieName + "_loop")
+	now := h.cfg.Now()
+	var recent []time.Time
+	for _, v := range cookieValues(r, name) {
+		var ls loopState
+		if h.sealer.open(name, v, cookieChunk, &ls) == nil {
+			for _, t := range ls.Starts {
+				if now.Sub(t) < loopWindow {
+					recent = append(recent, t)
+				}
+			}
+			break
+		}
+	}
+	if len(recent) >= loopMax {
+		return ErrLoginLoop
+	}
+	sealed, err := h.sealer.seal(name, loopState{Starts: append(recent, now)}, loopWindow)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, h.cookie(name, sealed, loopWindow))
+	return nil
+}
+
+// Callback finishes a sign-in: it opens and clears the sign-in's login
+// cookie, checks the provider's response and exchanges the code
+// (Client.Exchange), starts a session, and calls OnLogin (default: a
+// redirect to the return path). A callback replayed while the browser has a
+// valid session (a reload, a back button) redirects to the return path.
+// Every other failure goes to OnError, with an error that wraps
+// ErrNoLoginState, ErrTampered, ErrExpired, ErrSessionTooLarge,
+// ErrStoreUnavailable or one of nextidentity's sentinels.
 func (h *Handlers) Callback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	c, err := r.Cookie(h.cfg.CookieName)
-	if err != nil || c.Value == "" {
-		h.cfg.OnError(w, r, ErrNoLoginState)
-		return
+	returnTo := h.cfg.DefaultReturnTo
+	st, err := h.loginState(w, r)
+	if st != nil && st.ReturnTo != "" {
+		returnTo = st.ReturnTo
 	}
-	// One use only, whatever happens next.
-	http.SetCookie(w, h.cookie("", -1))
-	var st loginState
-	if err := h.sealer.Open(h.cfg.CookieName, c.Value, &st); err != nil {
+	var tok *nextidentity.Token
+	if err == nil {
+		tok, err = h.cfg.Client.Exchange(r.Context(), r.URL.Query(), &nextidentity.AuthRequest{
+			State: st.State, Nonce: st.Nonce, CodeVerifier: st.CodeVerifier,
+		})
+	}
+	old, _, _ := h.load(r)
+	if err != nil {
+		if old != nil {
+			http.Redirect(w, r, returnTo, http.StatusFound)
+			return
+		}
 		h.cfg.OnError(w, r, err)
 		return
 	}
-	tok, err := h.cfg.Client.Exchange(r.Context(), r.URL.Query(), &nextidentity.AuthRequest{
-		State: st.State, Nonce: st.Nonce, CodeVerifier: st.CodeVerifier,
-	})
+	s, err := h.start(w, r, tok)
 	if err != nil {
 		h.cfg.OnError(w, r, err)
 		return
 	}
-	returnTo := st.ReturnTo
-	if returnTo == "" {
-		returnTo = h.cfg.DefaultReturnTo
+	if old != nil {
+		// A new sign-in always gets a new session (no fixation); the old
+		// one ends.
+		if err := h.store.Delete(r.Context(), old); err != nil {
+			h.log.Warn("nihttp: ending the previous session", "err", err)
+		}
 	}
-	h.cfg.OnLogin(w, r, tok, returnTo)
+	if h.cfg.OnLogin != nil {
+		h.cfg.OnLogin(w, r, s, returnTo)
+		return
+	}
+	http.Redirect(w, r, returnTo, http.StatusFound)
 }
 
-// Logout ends the application's session through OnLogout and redirects to
-// the provider's logout endpoint. Mount it on POST so that another site
-// cannot sign users out with a link or an image.
+// loginState opens and deletes the login cookie of the callback's state.
+// Every cookie of that name is tried, so a planted one cannot shadow it.
+func (h *Handlers) loginState(w http.ResponseWriter, r *http.Request) (*loginState, error) {
+	state := r.URL.Query().Get("state")
+	if state == "" {
+		return nil, ErrNoLoginState
+	}
+	name := h.loginCookieName(state)
+	values := cookieValues(r, name)
+	if len(values) == 0 {
+		return nil, ErrNoLoginState
+	}
+	// One use only, whatever happens next.
+	http.SetCookie(w, h.cookie(name, "", -1))
+	var err error
+	for _, v := range values {
+		var st loginState
+		if err = h.sealer.open(name, v, cookieChunk, &st); err == nil {
+			return &st, nil
+		}
+	}
+	return nil, err
+}
+
+// start creates the session for a verified token and sets its cookie.
+func (h *Handlers) start(w http.ResponseWriter, r *http.Request, tok *nextidentity.Token) (*Session, error) {
+	now := h.cfg.Now()
+	s := &Session{
+		ID:        rand.Text(),
+		Token:     tok,
+		CreatedAt: now,
+		ExpiresAt: now.Add(h.cfg.SessionLifetime),
+	}
+	if tok.IDToken != nil {
+		s.Subject = tok.IDToken.Subject
+		var sid struct {
+			SID string `json:"sid"`
+		}
+		if tok.IDToken.Claims(&sid) == nil {
+			s.SID = sid.SID
+		}
+	}
+	if err := h.save(w, r, s, now); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Logout ends the session (in the store and its cookies) and redirects to
+// the provider's end-session endpoint. It answers 405 to anything but POST
+// and 403 to a cross-site request (by Sec-Fetch-Site or Origin), leaving
+// the session alone, so another site cannot sign users out. With the
+// default cookie store, a copy of the session cookie taken before logout
+// keeps working until the session expires; a ServerStore ends it.
 func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) {
-	hint := h.cfg.OnLogout(w, r)
 	w.Header().Set("Cache-Control", "no-store")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "nihttp: logout takes POST", http.StatusMethodNotAllowed)
+		return
+	}
+	if err := h.csrf.Check(r); err != nil {
+		h.cfg.OnError(w, r, fmt.Errorf("%w: %w", ErrCrossSite, err))
+		return
+	}
+	s, _, err := h.load(r)
+	if err != nil && !errors.Is(err, ErrNoSession) {
+		// The store is down: the session cannot be ended, so say so rather
+		// than pretend the user is signed out.
+		h.cfg.OnError(w, r, err)
+		return
+	}
+	hint := ""
+	if s != nil {
+		if err := h.store.Delete(r.Context(), s); err != nil {
+			h.cfg.OnError(w, r, fmt.Errorf("%w: %w", ErrStoreUnavailable, err))
+			return
+		}
+		if s.Token != nil {
+			hint = s.Token.RawIDToken
+		}
+	}
+	h.clearChunks(w, r, h.cookieName(h.cfg.SessionCookieName), 0)
+	if h.cfg.OnLogout != nil {
+		h.cfg.OnLogout(w, r, s)
+	}
 	http.Redirect(w, r, h.cfg.Client.LogoutURL(nextidentity.LogoutRequest{
 		PostLogoutRedirectURL: h.cfg.PostLogoutRedirectURL,
 		IDTokenHint:           hint,
 	}), http.StatusSeeOther)
 }
 
-// Sealer returns the handlers' Sealer, for the application's own cookies.
-func (h *Handlers) Sealer() *Sealer { return h.sealer }
-
-func (h *Handlers) cookie(value string, maxAge int) *http.Cookie {
-	return &http.Cookie{
-		Name:     h.cfg.CookieName,
-		Value:    value,
-		Path:     h.cfg.CookiePath,
-		MaxAge:   maxAge,
-		HttpOnly: true,
-		Secure:   !h.cfg.InsecureCookie,
-		SameSite: http.SameSiteLaxMode,
-	}
+// RequireLogin serves next only with a live session, which next reads with
+// SessionFrom(r.Context()); expired tokens are refreshed first. Without a
+// session a GET or HEAD is redirected to LoginPath with return_to set to
+// the request's path and query, and any other method gets 401. When the
+// session store cannot answer, the response is 503 (via OnError): the user
+// is never treated as signed out because a store is down.
+func (h *Handlers) RequireLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := h.Session(w, r)
+		switch {
+		case s != nil:
+			if err != nil {
+				h.log.Warn("nihttp: serving with the session's old tokens", "err", err)
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)))
+		case errors.Is(err, ErrNoSession) && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+			w.Header().Set("Cache-Control", "no-store")
+			target := h.cfg.LoginPath
+			if rt, ok := localPath(r.URL.RequestURI()); ok {
+				target += "?return_to=" + url.QueryEscape(rt)
+			}
+			http.Redirect(w, r, target, http.StatusFound)
+		case errors.Is(err, ErrNoSession):
+			w.Header().Set("Cache-Control", "no-store")
+			http.Error(w, "nihttp: sign-in required", http.StatusUnauthorized)
+		default:
+			h.cfg.OnError(w, r, err)
+		}
+	})
 }
 
-// isLocalPath reports whether s is a path on this site: it starts with one
-// "/" and names no scheme or host, so a redirect to it cannot leave the site
-// ("//evil.example", "/\evil.example" and "https://..." are refused).
-func isLocalPath(s string) bool {
-	if s == "" || s[0] != '/' || len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
-		return false
-	}
-	if strings.ContainsAny(s, "\r\n\t\x00") {
-		return false
-	}
-	u, err := url.Parse(s)
-	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
-}
+type sessionKey struct{}
 
-// StatusCode is the HTTP status DefaultOnError answers for err: 403 when the
-// user or provider refused the sign-in, 400 for a callback this browser did
-// not start or that does not match it, 502 when the provider failed or sent
-// something the library rejected, 500 otherwise.
-func StatusCode(err error) int {
-	var pe *nextidentity.Error
-	switch {
-	case errors.Is(err, nextidentity.ErrAccessDenied), errors.Is(err, nextidentity.ErrLoginRequired):
-		return http.StatusForbidden
-	case errors.Is(err, ErrNoLoginState), errors.Is(err, ErrTampered), errors.Is(err, ErrExpired),
-		errors.Is(err, nextidentity.ErrStateMismatch), errors.Is(err, nextidentity.ErrMissingCode),
-		errors.Is(err, nextidentity.ErrIssuerMismatch) && !errors.Is(err, nextidentity.ErrInvalidIDToken):
-		return http.StatusBadRequest
-	case errors.As(err, &pe), errors.Is(err, nextidentity.ErrInvalidIDToken),
-		errors.Is(err, nextidentity.ErrMalformedResponse), errors.Is(err, nextidentity.ErrResponseTooLarge):
-		return http.StatusBadGateway
-	}
-	return http.StatusInternalServerError
-}
-
-// UserMessage is a short sentence for the user about a failed sign-in,
-// matching StatusCode(err). It reveals nothing about tokens or keys.
-func UserMessage(err error) string {
-	switch StatusCode(err) {
-	case http.StatusForbidden:
-		return "Sign-in was cancelled or refused."
-	case http.StatusBadRequest:
-		return "This sign-in link is invalid or has expired. Please sign in again."
-	case http.StatusBadGateway:
-		return "The identity provider could not complete the sign-in. Please try again."
-	}
-	return "Sign-in failed. Please try again."
-}
-
-// DefaultOnError answers a failed callback with StatusCode(err) and
-// UserMessage(err) as plain text.
-func DefaultOnError(w http.ResponseWriter, r *http.Request, err error) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(StatusCode(err))
-	fmt.Fprintln(w, UserMessage(err))
+// SessionFrom returns the session RequireLogin put in ctx, or nil outside
+// RequireLogin.
+func SessionFrom(ctx context.Context) *Session {
+	s, _ := ctx.Value(sessionKey{}).(*Session)
+	return s
 }

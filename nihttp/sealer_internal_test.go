@@ -1,4 +1,4 @@
-package nihttp_test
+package nihttp
 
 import (
 	"bytes"
@@ -15,22 +15,21 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/oidc-kit/nextidentity/nihttp"
 )
 
 // newKey returns a fresh random sealing key.
 func newKey(t testing.TB) []byte {
 	t.Helper()
-	k := make([]byte, nihttp.KeySize)
+	k := make([]byte, KeySize)
 	_, err := rand.Read(k)
 	require.NoError(t, err)
 	return k
 }
 
-// mustSealer is NewSealer that fails the test on error.
-func mustSealer(t testing.TB, keys ...[]byte) *nihttp.Sealer {
+// mustSealer is newSealer that fails the test on error.
+func mustSealer(t testing.TB, keys ...[]byte) *sealer {
 	t.Helper()
-	s, err := nihttp.NewSealer(keys...)
+	s, err := newSealer(time.Now, keys...)
 	require.NoError(t, err)
 	return s
 }
@@ -55,17 +54,17 @@ func TestSealerRoundTrip(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sealed, err := s.Seal("cookie", tc.in, time.Minute)
+			sealed, err := s.seal("cookie", tc.in, time.Minute)
 			require.NoError(t, err)
 			require.NotEmpty(t, sealed)
-			require.LessOrEqual(t, len(sealed), nihttp.MaxSealedSize)
+			require.LessOrEqual(t, len(sealed), cookieChunk)
 			// URL- and cookie-safe: base64url without padding.
 			for _, r := range sealed {
 				require.True(t, r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_',
 					"sealed value contains %q", r)
 			}
 			out := tc.out()
-			require.NoError(t, s.Open("cookie", sealed, out))
+			require.NoError(t, s.open("cookie", sealed, cookieChunk, out))
 			// Compare through the pointer.
 			switch p := out.(type) {
 			case *sealedThing:
@@ -87,7 +86,7 @@ func TestSealerSealsAreRandomised(t *testing.T) {
 	seen := map[string]bool{}
 	nonces := map[string]bool{}
 	for range 20 {
-		sealed, err := s.Seal("cookie", v, time.Minute)
+		sealed, err := s.seal("cookie", v, time.Minute)
 		require.NoError(t, err)
 		require.False(t, seen[sealed], "two seals of the same value are identical")
 		seen[sealed] = true
@@ -98,7 +97,7 @@ func TestSealerSealsAreRandomised(t *testing.T) {
 		nonces[nonce] = true
 
 		var got sealedThing
-		require.NoError(t, s.Open("cookie", sealed, &got))
+		require.NoError(t, s.open("cookie", sealed, cookieChunk, &got))
 		require.Equal(t, v, got)
 	}
 }
@@ -123,14 +122,14 @@ func TestNewSealerRejectsBadKeys(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := nihttp.NewSealer(tc.keys...)
+			s, err := newSealer(time.Now, tc.keys...)
 			require.Error(t, err)
 			require.Nil(t, s)
 		})
 	}
 
 	t.Run("valid", func(t *testing.T) {
-		s, err := nihttp.NewSealer(good, newKey(t), newKey(t))
+		s, err := newSealer(time.Now, good, newKey(t), newKey(t))
 		require.NoError(t, err)
 		require.NotNil(t, s)
 	})
@@ -139,7 +138,7 @@ func TestNewSealerRejectsBadKeys(t *testing.T) {
 func TestSealerKeyRotation(t *testing.T) {
 	oldKey, newK := newKey(t), newKey(t)
 	oldSealer := mustSealer(t, oldKey)
-	sealedOld, err := oldSealer.Seal("cookie", "old value", time.Minute)
+	sealedOld, err := oldSealer.seal("cookie", "old value", time.Minute)
 	require.NoError(t, err)
 
 	rotating := mustSealer(t, newK, oldKey)
@@ -147,47 +146,47 @@ func TestSealerKeyRotation(t *testing.T) {
 
 	// A value sealed with the old key still opens while the old key is kept.
 	var got string
-	require.NoError(t, rotating.Open("cookie", sealedOld, &got))
+	require.NoError(t, rotating.open("cookie", sealedOld, cookieChunk, &got))
 	require.Equal(t, "old value", got)
 
 	// Once the old key is retired it no longer opens.
 	got = ""
-	err = newOnly.Open("cookie", sealedOld, &got)
-	require.ErrorIs(t, err, nihttp.ErrTampered)
+	err = newOnly.open("cookie", sealedOld, cookieChunk, &got)
+	require.ErrorIs(t, err, ErrTampered)
 	require.Empty(t, got)
 
 	// The rotating Sealer seals with its first (new) key: the new-only Sealer
 	// opens it, the old-only Sealer does not.
-	sealedNew, err := rotating.Seal("cookie", "new value", time.Minute)
+	sealedNew, err := rotating.seal("cookie", "new value", time.Minute)
 	require.NoError(t, err)
 	got = ""
-	require.NoError(t, newOnly.Open("cookie", sealedNew, &got))
+	require.NoError(t, newOnly.open("cookie", sealedNew, cookieChunk, &got))
 	require.Equal(t, "new value", got)
-	require.ErrorIs(t, oldSealer.Open("cookie", sealedNew, &got), nihttp.ErrTampered)
+	require.ErrorIs(t, oldSealer.open("cookie", sealedNew, cookieChunk, &got), ErrTampered)
 
-	// Key order matters for sealing only: NewSealer(old, new) opens both.
+	// Key order matters for sealing only: newSealer(now, old, new) opens both.
 	both := mustSealer(t, oldKey, newK)
-	require.NoError(t, both.Open("cookie", sealedNew, &got))
-	require.NoError(t, both.Open("cookie", sealedOld, &got))
+	require.NoError(t, both.open("cookie", sealedNew, cookieChunk, &got))
+	require.NoError(t, both.open("cookie", sealedOld, cookieChunk, &got))
 
 	// An unrelated key opens nothing.
-	require.ErrorIs(t, mustSealer(t, newKey(t)).Open("cookie", sealedOld, &got), nihttp.ErrTampered)
+	require.ErrorIs(t, mustSealer(t, newKey(t)).open("cookie", sealedOld, cookieChunk, &got), ErrTampered)
 }
 
 func TestSealerBindsName(t *testing.T) {
 	s := mustSealer(t, newKey(t))
-	sealed, err := s.Seal("ni_login", "v", time.Minute)
+	sealed, err := s.seal("ni_login", "v", time.Minute)
 	require.NoError(t, err)
 	for _, other := range []string{"ni_session", "", "ni_login ", "NI_LOGIN", "ni_logi"} {
 		t.Run(other, func(t *testing.T) {
 			var got string
-			err := s.Open(other, sealed, &got)
-			require.ErrorIs(t, err, nihttp.ErrTampered)
+			err := s.open(other, sealed, cookieChunk, &got)
+			require.ErrorIs(t, err, ErrTampered)
 			require.Empty(t, got)
 		})
 	}
 	var got string
-	require.NoError(t, s.Open("ni_login", sealed, &got))
+	require.NoError(t, s.open("ni_login", sealed, cookieChunk, &got))
 	require.Equal(t, "v", got)
 }
 
@@ -195,7 +194,7 @@ func TestSealerBindsName(t *testing.T) {
 // (version, nonce, ciphertext, tag) in turn, one byte at a time.
 func TestSealerEveryByteFlip(t *testing.T) {
 	s := mustSealer(t, newKey(t), newKey(t)) // two keys: every key must refuse
-	sealed, err := s.Seal("cookie", sealedThing{A: "payload", B: 7}, time.Hour)
+	sealed, err := s.seal("cookie", sealedThing{A: "payload", B: 7}, time.Hour)
 	require.NoError(t, err)
 	raw, err := base64.RawURLEncoding.DecodeString(sealed)
 	require.NoError(t, err)
@@ -207,8 +206,8 @@ func TestSealerEveryByteFlip(t *testing.T) {
 			mod[i] ^= mask
 			enc := base64.RawURLEncoding.EncodeToString(mod)
 			var got sealedThing
-			require.NotPanics(t, func() { err = s.Open("cookie", enc, &got) })
-			require.ErrorIs(t, err, nihttp.ErrTampered, "byte %d ^ %#x was accepted", i, mask)
+			require.NotPanics(t, func() { err = s.open("cookie", enc, cookieChunk, &got) })
+			require.ErrorIs(t, err, ErrTampered, "byte %d ^ %#x was accepted", i, mask)
 			require.Zero(t, got, "byte %d ^ %#x leaked a decoded value", i, mask)
 		}
 	}
@@ -216,7 +215,7 @@ func TestSealerEveryByteFlip(t *testing.T) {
 
 func TestSealerMalformedInput(t *testing.T) {
 	s := mustSealer(t, newKey(t))
-	sealed, err := s.Seal("cookie", sealedThing{A: "payload"}, time.Hour)
+	sealed, err := s.seal("cookie", sealedThing{A: "payload"}, time.Hour)
 	require.NoError(t, err)
 	raw, err := base64.RawURLEncoding.DecodeString(sealed)
 	require.NoError(t, err)
@@ -237,8 +236,8 @@ func TestSealerMalformedInput(t *testing.T) {
 		"zeros":                  base64.RawURLEncoding.EncodeToString(make([]byte, len(raw))),
 		"appended byte":          base64.RawURLEncoding.EncodeToString(append(bytes.Clone(raw), 0)),
 		"doubled":                sealed + sealed,
-		"huge":                   strings.Repeat("A", nihttp.MaxSealedSize+1),
-		"huge valid-looking":     sealed + strings.Repeat("A", nihttp.MaxSealedSize),
+		"huge":                   strings.Repeat("A", cookieChunk+1),
+		"huge valid-looking":     sealed + strings.Repeat("A", cookieChunk),
 		"very huge":              strings.Repeat("A", 1<<20),
 		"huge non base64":        strings.Repeat("!", 1<<16),
 		"unicode":                "✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓",
@@ -257,17 +256,17 @@ func TestSealerMalformedInput(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var got sealedThing
 			var err error
-			require.NotPanics(t, func() { err = s.Open("cookie", in, &got) })
-			require.ErrorIs(t, err, nihttp.ErrTampered)
-			require.NotErrorIs(t, err, nihttp.ErrExpired)
+			require.NotPanics(t, func() { err = s.open("cookie", in, cookieChunk, &got) })
+			require.ErrorIs(t, err, ErrTampered)
+			require.NotErrorIs(t, err, ErrExpired)
 			require.Zero(t, got)
 		})
 	}
 }
 
-func mustSeal(t testing.TB, s *nihttp.Sealer, name string, v any) string {
+func mustSeal(t testing.TB, s *sealer, name string, v any) string {
 	t.Helper()
-	sealed, err := s.Seal(name, v, time.Hour)
+	sealed, err := s.seal(name, v, time.Hour)
 	require.NoError(t, err)
 	return sealed
 }
@@ -279,36 +278,36 @@ func TestSealerExpiry(t *testing.T) {
 		ttl     time.Duration
 		wantErr error
 	}{
-		{"long past", -24 * time.Hour, nihttp.ErrExpired},
-		{"a minute ago", -time.Minute, nihttp.ErrExpired},
-		{"two seconds ago", -2 * time.Second, nihttp.ErrExpired},
-		{"zero ttl", 0, nihttp.ErrExpired},
+		{"long past", -24 * time.Hour, ErrExpired},
+		{"a minute ago", -time.Minute, ErrExpired},
+		{"two seconds ago", -2 * time.Second, ErrExpired},
+		{"zero ttl", 0, ErrExpired},
 		{"a minute ahead", time.Minute, nil},
 		{"a year ahead", 365 * 24 * time.Hour, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sealed, err := s.Seal("cookie", sealedThing{A: "x"}, tc.ttl)
+			sealed, err := s.seal("cookie", sealedThing{A: "x"}, tc.ttl)
 			require.NoError(t, err)
 			var got sealedThing
-			err = s.Open("cookie", sealed, &got)
+			err = s.open("cookie", sealed, cookieChunk, &got)
 			if tc.wantErr == nil {
 				require.NoError(t, err)
 				require.Equal(t, "x", got.A)
 				return
 			}
 			require.ErrorIs(t, err, tc.wantErr)
-			require.NotErrorIs(t, err, nihttp.ErrTampered)
+			require.NotErrorIs(t, err, ErrTampered)
 			require.Zero(t, got, "an expired value was decoded")
 		})
 	}
 
 	t.Run("expired under a rotated key", func(t *testing.T) {
 		oldKey := newKey(t)
-		sealed, err := mustSealer(t, oldKey).Seal("cookie", "x", -time.Minute)
+		sealed, err := mustSealer(t, oldKey).seal("cookie", "x", -time.Minute)
 		require.NoError(t, err)
 		var got string
-		require.ErrorIs(t, mustSealer(t, newKey(t), oldKey).Open("cookie", sealed, &got), nihttp.ErrExpired)
+		require.ErrorIs(t, mustSealer(t, newKey(t), oldKey).open("cookie", sealed, cookieChunk, &got), ErrExpired)
 	})
 }
 
@@ -316,24 +315,29 @@ func TestSealerTooLarge(t *testing.T) {
 	s := mustSealer(t, newKey(t))
 
 	// Sealed layout: base64url(version(1) | nonce(12) | expiry(8) | JSON | tag(16)).
-	// MaxSealedSize (3800) characters are 2850 bytes, so a JSON string of
+	// cookieChunk (3800) characters are 2850 bytes, so a JSON string of
 	// 2850-37 = 2813 bytes (2811 characters plus quotes) fits exactly.
 	const overhead = 1 + 12 + 8 + 16
-	maxJSON := nihttp.MaxSealedSize*3/4 - overhead
+	maxJSON := cookieChunk*3/4 - overhead
 	fits := strings.Repeat("a", maxJSON-2)
 
-	sealed, err := s.Seal("cookie", fits, time.Minute)
+	sealed, err := s.seal("cookie", fits, time.Minute)
 	require.NoError(t, err)
-	require.Len(t, sealed, nihttp.MaxSealedSize)
+	require.Len(t, sealed, cookieChunk)
 	var got string
-	require.NoError(t, s.Open("cookie", sealed, &got), "a value at exactly MaxSealedSize must open")
+	require.NoError(t, s.open("cookie", sealed, cookieChunk, &got), "a value at exactly the limit must open")
 	require.Equal(t, fits, got)
 
+	// A longer value seals (callers bound their cookies), but opening it
+	// with a cookie's limit refuses it before any decoding.
 	for _, n := range []int{maxJSON - 1, 4096, 1 << 20} {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			sealed, err := s.Seal("cookie", strings.Repeat("a", n), time.Minute)
-			require.ErrorIs(t, err, nihttp.ErrTooLarge)
-			require.Empty(t, sealed)
+			sealed, err := s.seal("cookie", strings.Repeat("a", n), time.Minute)
+			require.NoError(t, err)
+			require.Greater(t, len(sealed), cookieChunk)
+			var got string
+			require.ErrorIs(t, s.open("cookie", sealed, cookieChunk, &got), ErrTampered)
+			require.Empty(t, got)
 		})
 	}
 }
@@ -364,28 +368,28 @@ func TestSealerRefusesOversizedAuthenticValue(t *testing.T) {
 	// The hand-built format matches Seal's: a small value opens.
 	var got string
 	small := sealByHand(t, key, "cookie", []byte(`"ok"`), time.Now().Add(time.Minute))
-	require.NoError(t, s.Open("cookie", small, &got))
+	require.NoError(t, s.open("cookie", small, cookieChunk, &got))
 	require.Equal(t, "ok", got)
 
-	// An authentic value larger than MaxSealedSize is refused before any
+	// An authentic value larger than cookieChunk is refused before any
 	// decoding, as a browser would have dropped it anyway.
 	big := sealByHand(t, key, "cookie", []byte(`"`+strings.Repeat("a", 4000)+`"`), time.Now().Add(time.Minute))
-	require.Greater(t, len(big), nihttp.MaxSealedSize)
+	require.Greater(t, len(big), cookieChunk)
 	got = ""
-	require.ErrorIs(t, s.Open("cookie", big, &got), nihttp.ErrTampered)
+	require.ErrorIs(t, s.open("cookie", big, cookieChunk, &got), ErrTampered)
 	require.Empty(t, got)
 }
 
 func TestSealerUnencodableAndWrongType(t *testing.T) {
 	s := mustSealer(t, newKey(t))
 
-	_, err := s.Seal("cookie", make(chan int), time.Minute)
+	_, err := s.seal("cookie", make(chan int), time.Minute)
 	require.Error(t, err)
 
 	// Authentic but of another type: refused as ErrTampered, not decoded.
 	sealed := mustSeal(t, s, "cookie", []int{1, 2, 3})
 	var got sealedThing
-	require.ErrorIs(t, s.Open("cookie", sealed, &got), nihttp.ErrTampered)
+	require.ErrorIs(t, s.open("cookie", sealed, cookieChunk, &got), ErrTampered)
 }
 
 func TestSealerConcurrentUse(t *testing.T) {
@@ -395,13 +399,13 @@ func TestSealerConcurrentUse(t *testing.T) {
 		wg.Go(func() {
 			for j := range 50 {
 				v := sealedThing{A: "x", B: i*1000 + j}
-				sealed, err := s.Seal("cookie", v, time.Minute)
+				sealed, err := s.seal("cookie", v, time.Minute)
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				var got sealedThing
-				if err := s.Open("cookie", sealed, &got); err != nil || got != v {
+				if err := s.open("cookie", sealed, cookieChunk, &got); err != nil || got != v {
 					t.Errorf("round trip: %v, %+v", err, got)
 					return
 				}

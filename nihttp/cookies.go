@@ -1,0 +1,157 @@
+package nihttp
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Cookie limits. Browsers keep cookies of up to about 4096 bytes, name and
+// attributes included.
+const (
+	// MaxSessionCookies is how many cookies the default cookie store may
+	// split one session across. A larger session fails the callback with
+	// ErrSessionTooLarge.
+	MaxSessionCookies = 3
+	// cookieChunk is the most value bytes one cookie carries.
+	cookieChunk = 3800
+	// maxLoginCookies bounds the sign-ins one browser can have in flight
+	// (one cookie each): starting another drops the oldest.
+	maxLoginCookies = 4
+	// maxCandidates bounds how many cookie values (or combinations of
+	// chunks) one request makes the handlers try.
+	maxCandidates = 8
+)
+
+// cookieName is base with the "__Host-" prefix when cookies are Secure: the
+// browser then accepts the cookie only from this host, with Path=/ and no
+// Domain, so a sibling subdomain cannot plant or overwrite it.
+func (h *Handlers) cookieName(base string) string {
+	if h.cfg.InsecureCookie {
+		return base
+	}
+	return "__Host-" + base
+}
+
+func (h *Handlers) cookie(name, value string, maxAge time.Duration) *http.Cookie {
+	age := int(maxAge / time.Second)
+	if maxAge < 0 {
+		age = -1
+	} else if age == 0 {
+		age = 1
+	}
+	return &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     "/",
+		MaxAge:   age,
+		HttpOnly: true,
+		Secure:   !h.cfg.InsecureCookie,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// cookieValues returns every value the request sends for name, in order:
+// a cookie planted with the same name and a narrower Path comes first, so
+// callers try each one rather than trusting the first.
+func cookieValues(r *http.Request, name string) []string {
+	var vs []string
+	for _, c := range r.CookiesNamed(name) {
+		if c.Value != "" && len(vs) < maxCandidates {
+			vs = append(vs, c.Value)
+		}
+	}
+	return vs
+}
+
+// chunkName is the name of the i-th cookie of a value split across several.
+func chunkName(name string, i int) string {
+	if i == 0 {
+		return name
+	}
+	return name + "." + strconv.Itoa(i)
+}
+
+// setChunked writes value as cookie name, split across numbered cookies
+// when it is longer than one cookie holds, and deletes the request's
+// leftover chunks of an earlier, longer value.
+func (h *Handlers) setChunked(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
+	n := 0
+	for ; len(value) > 0; n++ {
+		part := value[:min(len(value), cookieChunk)]
+		value = value[len(part):]
+		http.SetCookie(w, h.cookie(chunkName(name, n), part, maxAge))
+	}
+	h.clearChunks(w, r, name, n)
+}
+
+// clearChunks deletes the request's chunks of name from the from-th on.
+func (h *Handlers) clearChunks(w http.ResponseWriter, r *http.Request, name string, from int) {
+	for i := from; i < MaxSessionCookies; i++ {
+		if len(r.CookiesNamed(chunkName(name, i))) > 0 {
+			http.SetCookie(w, h.cookie(chunkName(name, i), "", -1))
+		}
+	}
+}
+
+// chunkedValues returns the values the request's chunks of name can
+// assemble: each combination of the values sent for each chunk, in order,
+// at most maxCandidates of them.
+func chunkedValues(r *http.Request, name string) []string {
+	out := cookieValues(r, name)
+	for i := 1; i < MaxSessionCookies; i++ {
+		parts := cookieValues(r, chunkName(name, i))
+		if len(parts) == 0 {
+			break
+		}
+		var next []string
+		for _, prefix := range out {
+			for _, p := range parts {
+				if len(next) < maxCandidates {
+					next = append(next, prefix+p)
+				}
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// loginCookieName is the login-state cookie of the sign-in with this state,
+// so that every sign-in a browser has in flight (two tabs) has its own.
+func (h *Handlers) loginCookieName(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return h.cookieName(h.cfg.LoginCookieName) + "_" + base64.RawURLEncoding.EncodeToString(sum[:9])
+}
+
+// pruneLoginCookies deletes the request's login-state cookies that are no
+// longer usable and, when maxLoginCookies-1 or more remain, the ones that
+// expire first, to make room for one more.
+func (h *Handlers) pruneLoginCookies(w http.ResponseWriter, r *http.Request) {
+	prefix := h.cookieName(h.cfg.LoginCookieName) + "_"
+	type live struct {
+		name    string
+		expires time.Time
+	}
+	var alive []live
+	for _, c := range r.Cookies() {
+		if !strings.HasPrefix(c.Name, prefix) {
+			continue
+		}
+		var st loginState
+		if h.sealer.open(c.Name, c.Value, cookieChunk, &st) != nil {
+			http.SetCookie(w, h.cookie(c.Name, "", -1))
+			continue
+		}
+		alive = append(alive, live{c.Name, st.Expires})
+	}
+	slices.SortFunc(alive, func(a, b live) int { return a.expires.Compare(b.expires) })
+	for len(alive) >= maxLoginCookies {
+		http.SetCookie(w, h.cookie(alive[0].name, "", -1))
+		alive = alive[1:]
+	}
+}

@@ -1,0 +1,258 @@
+package nihttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/oidc-kit/nextidentity"
+)
+
+const (
+	// refreshMargin: tokens are refreshed this long before they expire.
+	refreshMargin = 30 * time.Second
+	// touchInterval: a session's LastSeen is written at most this often,
+	// so most requests write nothing to the store or the cookie.
+	touchInterval = time.Minute
+	// refreshLockTTL bounds how long one refresh holds a session's lock;
+	// it exceeds nextidentity.DefaultHTTPTimeout.
+	refreshLockTTL = 35 * time.Second
+	// refreshWait bounds how long a request waits for another request's
+	// refresh before it goes on with the old tokens.
+	refreshWait = 15 * time.Second
+	// recentTTL and recentMax bound the memory of recent refreshes, which
+	// lets requests that still carry a refreshed session's old cookie (the
+	// cookie store) pick up the new tokens instead of redeeming the
+	// rotated refresh token again.
+	recentTTL = 30 * time.Second
+	recentMax = 1024
+)
+
+// Session returns the request's live session, refreshing its tokens first
+// when they have expired (or will within a few seconds) and it has a
+// refresh token. However many requests, on however many instances, find the
+// same session due, its refresh token is redeemed once: they take the
+// store's lock in turn and the later ones read the first one's result.
+//
+// The errors: ErrNoSession when signed out (also when the provider refused
+// the refresh token with invalid_grant, which ends the session); the
+// session AND an error wrapping ErrRefreshFailed when the provider could
+// not refresh (the session keeps its old tokens); ErrStoreUnavailable when
+// the store cannot answer.
+func (h *Handlers) Session(w http.ResponseWriter, r *http.Request) (*Session, error) {
+	if s := SessionFrom(r.Context()); s != nil {
+		return s, nil
+	}
+	s, value, err := h.load(r)
+	if err != nil {
+		if errors.Is(err, ErrNoSession) {
+			h.clearChunks(w, r, h.cookieName(h.cfg.SessionCookieName), 0)
+		}
+		return nil, err
+	}
+	now := h.cfg.Now()
+	if t := s.Token; t != nil && t.RefreshToken != "" && !t.Expiry.IsZero() && !now.Add(refreshMargin).Before(t.Expiry) {
+		return h.refresh(w, r, s, value)
+	}
+	if now.Sub(s.LastSeen) >= touchInterval {
+		if err := h.save(w, r, s, now); err != nil {
+			h.log.Warn("nihttp: recording session activity", "err", err)
+		}
+	}
+	return s, nil
+}
+
+// Refresh refreshes the request's session's tokens now, whether or not
+// they have expired (a "refresh now" action), with the same guarantees and
+// errors as Session.
+func (h *Handlers) Refresh(w http.ResponseWriter, r *http.Request) (*Session, error) {
+	s, value, err := h.load(r)
+	if err != nil {
+		return nil, err
+	}
+	return h.refresh(w, r, s, value)
+}
+
+// EndSessions ends every session of subject, on every instance sharing the
+// store ("sign this user out everywhere"), and returns how many it ended.
+// It needs a ServerStore.
+func (h *Handlers) EndSessions(ctx context.Context, subject string) (int, error) {
+	ss, ok := h.store.(ServerStore)
+	if !ok {
+		return 0, errors.New("nihttp: EndSessions needs a ServerStore (the cookie store keeps no sessions on the server)")
+	}
+	if subject == "" {
+		return 0, errors.New("nihttp: EndSessions needs a subject")
+	}
+	n, err := ss.EndSessions(ctx, subject, "")
+	if err != nil {
+		return n, storeError(err)
+	}
+	return n, nil
+}
+
+// load returns the request's live session and the cookie value that named
+// it. Every session cookie value (and combination of chunks) is tried, so a
+// planted cookie cannot shadow the real one.
+func (h *Handlers) load(r *http.Request) (*Session, string, error) {
+	now := h.cfg.Now()
+	for _, v := range chunkedValues(r, h.cookieName(h.cfg.SessionCookieName)) {
+		s, err := h.store.Load(r.Context(), v)
+		switch {
+		case errors.Is(err, ErrNoSession):
+			continue
+		case err != nil:
+			return nil, "", storeError(err)
+		case !now.Before(s.ExpiresAt) || !s.IdleExpiresAt.IsZero() && !now.Before(s.IdleExpiresAt):
+			if err := h.store.Delete(r.Context(), s); err != nil {
+				h.log.Warn("nihttp: deleting an expired session", "err", err)
+			}
+			continue
+		}
+		return s, v, nil
+	}
+	return nil, "", ErrNoSession
+}
+
+// storeError wraps a store's failure in ErrStoreUnavailable, once.
+func storeError(err error) error {
+	if errors.Is(err, ErrStoreUnavailable) || errors.Is(err, ErrSessionTooLarge) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+}
+
+// save records s as seen now, stores it and sets its cookie.
+func (h *Handlers) save(w http.ResponseWriter, r *http.Request, s *Session, now time.Time) error {
+	s.LastSeen = now
+	s.IdleExpiresAt = time.Time{}
+	if h.cfg.IdleTimeout > 0 {
+		s.IdleExpiresAt = now.Add(h.cfg.IdleTimeout)
+	}
+	ttl := s.Deadline().Sub(now)
+	value, err := h.store.Save(r.Context(), s, ttl)
+	if err != nil {
+		return storeError(err)
+	}
+	h.setChunked(w, r, h.cookieName(h.cfg.SessionCookieName), value, s.ExpiresAt.Sub(now))
+	return nil
+}
+
+// refresh redeems s's refresh token under the session's lock; see Session.
+func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request, s *Session, value string) (*Session, error) {
+	if s.Token == nil || s.Token.RefreshToken == "" {
+		return s, fmt.Errorf("%w: %w", ErrRefreshFailed, nextidentity.ErrNoRefreshToken)
+	}
+	ctx := r.Context()
+	unlock, err := h.lock(ctx, s.ID)
+	if err != nil {
+		return s, err
+	}
+	defer unlock()
+	old := s.Token.AccessToken
+	// Another request may have refreshed while this one waited.
+	cur, err := h.store.Load(ctx, value)
+	switch {
+	case errors.Is(err, ErrNoSession):
+		h.clearChunks(w, r, h.cookieName(h.cfg.SessionCookieName), 0)
+		return nil, err
+	case err != nil:
+		return s, storeError(err)
+	case cur.Token != nil && cur.Token.AccessToken != old:
+		return cur, nil
+	}
+	if done := h.recent.get(s.ID, old, h.cfg.Now()); done != nil {
+		if err := h.save(w, r, done, h.cfg.Now()); err != nil {
+			return s, err
+		}
+		return done, nil
+	}
+	nt, err := h.cfg.Client.Refresh(ctx, s.Token)
+	if errors.Is(err, nextidentity.ErrInvalidGrant) {
+		// The provider ended the grant: so does the session.
+		if derr := h.store.Delete(ctx, s); derr != nil {
+			h.log.Warn("nihttp: deleting a session whose refresh was refused", "err", derr)
+		}
+		h.clearChunks(w, r, h.cookieName(h.cfg.SessionCookieName), 0)
+		return nil, fmt.Errorf("%w: the provider refused the refresh token: %w", ErrNoSession, err)
+	}
+	if err != nil {
+		return s, fmt.Errorf("%w: %w", ErrRefreshFailed, err)
+	}
+	ns := *s
+	ns.Token = nt
+	now := h.cfg.Now()
+	if err := h.save(w, r, &ns, now); err != nil {
+		return s, err
+	}
+	h.recent.put(s.ID, old, &ns, now)
+	return &ns, nil
+}
+
+// lock takes the session's refresh lock, waiting for another holder for
+// at most refreshWait.
+func (h *Handlers) lock(ctx context.Context, id string) (func(), error) {
+	ctx, cancel := context.WithTimeout(ctx, refreshWait)
+	defer cancel()
+	wait := 5 * time.Millisecond
+	for {
+		unlock, err := h.store.Lock(ctx, id, refreshLockTTL)
+		if err == nil {
+			return unlock, nil
+		}
+		if !errors.Is(err, ErrLocked) {
+			return nil, storeError(err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w: waiting for another request's refresh: %w", ErrRefreshFailed, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}
+
+// refreshed remembers, for recentTTL, the session each refresh produced,
+// keyed by session ID and the access token it replaced.
+type refreshed struct {
+	mu sync.Mutex
+	m  map[string]recentRefresh
+}
+
+type recentRefresh struct {
+	s     *Session
+	until time.Time
+}
+
+func (rf *refreshed) get(id, oldAccessToken string, now time.Time) *Session {
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
+	e, ok := rf.m[id+"\x00"+oldAccessToken]
+	if !ok || !now.Before(e.until) {
+		return nil
+	}
+	cp := *e.s
+	return &cp
+}
+
+func (rf *refreshed) put(id, oldAccessToken string, s *Session, now time.Time) {
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
+	if rf.m == nil {
+		rf.m = map[string]recentRefresh{}
+	}
+	if len(rf.m) >= recentMax {
+		for k, e := range rf.m {
+			if !now.Before(e.until) || len(rf.m) >= recentMax {
+				delete(rf.m, k)
+			}
+		}
+	}
+	cp := *s
+	rf.m[id+"\x00"+oldAccessToken] = recentRefresh{s: &cp, until: now.Add(recentTTL)}
+}
