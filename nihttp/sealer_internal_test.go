@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
 )
 
 // newKey returns a fresh random sealing key.
