@@ -257,7 +257,7 @@ type loopState struct {
 // countLogin records a sign-in start in the loop-guard cookie and returns
 // ErrLoginLoop when there were already loopMax within loopWindow.
 func (h *Handlers) countLogin(w http.ResponseWriter, r *http.Request) error {
-	name := h.cookieName(h.cfg.LoginCookieName + "_loop")
+	name := h.cookieName(h.cfg.LoginCookieName + "-loop") // not under the "_" prefix of login states
 	now := h.cfg.Now()
 	var recent []time.Time
 	for _, v := range cookieValues(r, name) {

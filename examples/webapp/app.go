@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"slices"
 	"time"
 
@@ -18,51 +20,51 @@ import (
 //go:embed templates/*.html
 var templateFS embed.FS
 
-// sessionCookie is the app's own session cookie. It is not "ni_session": the
-// embedded provider runs on the same host, and cookies ignore ports.
-const sessionCookie = "webapp_session"
-
-// sessionTTL bounds the app session; the provider's own session is 14 days.
-const sessionTTL = 8 * time.Hour
-
-// session is what the sealed session cookie holds: enough to show the
-// profile (the ID token is re-verified on each view) and to log out. An
-// expired access token shows as ErrUnauthorized from /userinfo, which sends
-// the user to sign in again.
-type session struct {
-	RawIDToken  string `json:"i"`
-	AccessToken string `json:"a"`
-}
-
 // demoUser is shown on the home page when the app runs its own provider.
 type demoUser struct{ Email, Password string }
 
-// app is the example web application.
+// app is the example web application. Sessions are nihttp's: the app
+// itself keeps no session state.
 type app struct {
 	client *nextidentity.Client
 	auth   *nihttp.Handlers
-	sealer *nihttp.Sealer
 	pages  map[string]*template.Template
 	demo   *demoUser
 	log    *slog.Logger
+	csrf   *http.CrossOriginProtection
+	csp    string
+	extra  map[string]http.Handler // more routes, by mux pattern
 }
 
 type appConfig struct {
 	Client *nextidentity.Client
 	// CookieKey seals the login and session cookies (nihttp.KeySize bytes).
 	CookieKey []byte
+	// Store keeps sessions; nil means nihttp's sealed-cookie store.
+	Store nihttp.SessionStore
 	// BaseURL is the app's own URL, for the post-logout redirect.
 	BaseURL string
 	Demo    *demoUser
 	Logger  *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Routes are extra handlers to mount, by mux pattern.
+	Routes map[string]http.Handler
 }
 
 func newApp(cfg appConfig) (*app, error) {
-	sealer, err := nihttp.NewSealer(cfg.CookieKey)
-	if err != nil {
-		return nil, err
+	a := &app{
+		client: cfg.Client, demo: cfg.Demo, log: cfg.Logger, pages: map[string]*template.Template{},
+		csrf: http.NewCrossOriginProtection(), extra: cfg.Routes,
 	}
-	a := &app{client: cfg.Client, sealer: sealer, demo: cfg.Demo, log: cfg.Logger, pages: map[string]*template.Template{}}
+	// Forms post to the app, and logout's redirect continues to the
+	// provider's end-session endpoint, which form-action must allow.
+	provider := "'self'"
+	if u, err := url.Parse(cfg.Client.LogoutURL(nextidentity.LogoutRequest{})); err == nil && u.Host != "" {
+		provider = u.Scheme + "://" + u.Host
+	}
+	a.csp = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' " + provider +
+		"; frame-ancestors 'none'; base-uri 'none'"
 	for _, page := range []string{"home", "profile", "message"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
@@ -70,13 +72,17 @@ func newApp(cfg appConfig) (*app, error) {
 		}
 		a.pages[page] = t
 	}
+	var err error
 	a.auth, err = nihttp.New(nihttp.Config{
 		Client:                cfg.Client,
-		Sealer:                sealer,
+		Keys:                  [][]byte{cfg.CookieKey},
+		Store:                 cfg.Store,
+		Now:                   cfg.Now,
 		PostLogoutRedirectURL: cfg.BaseURL + "/signed-out",
-		OnLogin:               a.onLogin,
-		OnLogout:              a.onLogout,
-		OnError:               a.onAuthError,
+		// A refresh token lets sessions outlive the access token.
+		AuthOptions: []nextidentity.AuthOption{nextidentity.WithOfflineAccess()},
+		OnError:     a.onAuthError,
+		Logger:      cfg.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -90,60 +96,70 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /login", a.auth.Login)
 	mux.HandleFunc("GET /callback", a.auth.Callback)
 	mux.HandleFunc("POST /logout", a.auth.Logout)
-	mux.HandleFunc("GET /profile", a.profile)
+	mux.Handle("GET /profile", a.auth.RequireLogin(http.HandlerFunc(a.profile)))
+	mux.Handle("POST /refresh", a.auth.RequireLogin(http.HandlerFunc(a.refresh)))
 	mux.HandleFunc("GET /signed-out", a.signedOut)
-	return mux
+	for pattern, h := range a.extra {
+		mux.Handle(pattern, h)
+	}
+	return a.secure(a.styledErrors(mux))
 }
 
-func (a *app) onLogin(w http.ResponseWriter, r *http.Request, tok *nextidentity.Token, returnTo string) {
-	sealed, err := a.sealer.Seal(sessionCookie, session{
-		RawIDToken: tok.RawIDToken, AccessToken: tok.AccessToken,
-	}, sessionTTL)
-	if err != nil {
-		a.onAuthError(w, r, err)
-		return
-	}
-	http.SetCookie(w, sessionCookieWith(sealed, int(sessionTTL/time.Second)))
-	http.Redirect(w, r, returnTo, http.StatusFound)
+// secure sets the headers every response of the app carries, and refuses
+// cross-site POSTs (logout, refresh) before they reach a handler.
+func (a *app) secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", a.csp)
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		if err := a.csrf.Check(r); err != nil {
+			a.render(w, http.StatusForbidden, "message", page{Title: "Request refused",
+				Message: "This request came from another site and was refused.", Retry: "/"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
-func (a *app) onLogout(w http.ResponseWriter, r *http.Request) string {
-	s, _ := a.session(r)
-	http.SetCookie(w, sessionCookieWith("", -1))
-	if s == nil {
-		return ""
-	}
-	return s.RawIDToken
+// styledErrors answers the requests the mux has no route for (404, 405)
+// with the app's own page instead of net/http's plain text.
+func (a *app) styledErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder() // only the status and Allow of the mux's own error
+		h.ServeHTTP(rec, r)
+		if allow := rec.Header().Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		switch rec.Code {
+		case http.StatusMethodNotAllowed:
+			a.render(w, rec.Code, "message", page{Title: "Not allowed", Message: "This page does not take that kind of request.", Retry: "/"})
+		case http.StatusNotFound:
+			a.render(w, rec.Code, "message", page{Title: "Page not found", Message: "There is no page at this address.", Retry: "/"})
+		default: // a redirect the mux makes to a cleaned path
+			mux.ServeHTTP(w, r)
+		}
+	})
 }
 
 func (a *app) onAuthError(w http.ResponseWriter, r *http.Request, err error) {
-	a.log.Warn("sign-in failed", "err", err)
-	a.render(w, nihttp.StatusCode(err), "message", page{Title: "Sign-in failed", Message: nihttp.UserMessage(err)})
-}
-
-// session returns the signed-in session, or nil.
-func (a *app) session(r *http.Request) (*session, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return nil, nil
+	a.log.Warn("sign-in or session error", "err", err)
+	title := "Sign-in failed"
+	if errors.Is(err, nihttp.ErrStoreUnavailable) {
+		title = "Service unavailable"
 	}
-	var s session
-	if err := a.sealer.Open(sessionCookie, c.Value, &s); err != nil {
-		return nil, err
-	}
-	return &s, nil
-}
-
-func sessionCookieWith(value string, maxAge int) *http.Cookie {
-	return &http.Cookie{
-		Name: sessionCookie, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode,
-	}
+	a.render(w, nihttp.StatusCode(err), "message", page{Title: title, Message: nihttp.UserMessage(err), Retry: "/login?return_to=%2Fprofile"})
 }
 
 type page struct {
 	Title    string
 	Message  string
+	Retry    string // a "Try again" link, when set
 	SignedIn bool
 	Demo     *demoUser
 	Profile  *profileView
@@ -151,15 +167,18 @@ type page struct {
 
 type profileView struct {
 	nextidentity.Profile
-	Subject  string
-	AuthTime string
-	Custom   []claim
+	Subject       string
+	AuthTime      string
+	AccessExpires string
+	Custom        []claim
+	IDClaims      []claim
+	UserInfoError string
 }
 
 type claim struct{ Name, Value string }
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	s, _ := a.session(r)
+	s, _ := a.auth.Session(w, r)
 	a.render(w, http.StatusOK, "home", page{Title: "Home", SignedIn: s != nil, Demo: a.demo})
 }
 
@@ -167,29 +186,27 @@ func (a *app) signedOut(w http.ResponseWriter, r *http.Request) {
 	a.render(w, http.StatusOK, "message", page{Title: "Signed out", Message: "You are signed out."})
 }
 
-// profile shows the user from the verified ID token and /userinfo. A missing,
-// invalid or expired session sends the browser to sign in again.
+// refresh is the profile's "Refresh now" action.
+func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
+	if _, err := a.auth.Refresh(w, r); err != nil {
+		a.onAuthError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/profile", http.StatusSeeOther)
+}
+
+// profile shows the user from the session's verified ID token and from
+// /userinfo. When /userinfo refuses the access token the page says so; it
+// never sends the browser to sign in again by itself, which is how a
+// revoked token turns into a redirect loop.
 func (a *app) profile(w http.ResponseWriter, r *http.Request) {
-	s, err := a.session(r)
-	if s == nil {
-		if err != nil {
-			a.log.Info("dropping session cookie", "err", err)
-			http.SetCookie(w, sessionCookieWith("", -1))
-		}
-		http.Redirect(w, r, "/login?return_to=%2Fprofile", http.StatusFound)
-		return
-	}
+	s := nihttp.SessionFrom(r.Context())
 	view, err := a.loadProfile(r, s)
-	if errors.Is(err, nextidentity.ErrTokenExpired) || errors.Is(err, nextidentity.ErrUnauthorized) {
-		http.SetCookie(w, sessionCookieWith("", -1))
-		http.Redirect(w, r, "/login?return_to=%2Fprofile", http.StatusFound)
-		return
-	}
 	if err != nil {
 		a.log.Warn("loading profile", "err", err)
-		a.render(w, http.StatusBadGateway, "message", page{
-			Title: "Profile unavailable", SignedIn: true,
-			Message: "The identity provider did not answer. Please try again later.",
+		a.render(w, http.StatusInternalServerError, "message", page{
+			Title: "Profile unavailable", SignedIn: true, Retry: "/profile",
+			Message: "The profile could not be shown. Please try again.",
 		})
 		return
 	}
@@ -204,35 +221,45 @@ var standardClaims = []string{
 	"auth_time", "nonce", "at_hash", "acr", "amr", "sid", "jti",
 }
 
-func (a *app) loadProfile(r *http.Request, s *session) (*profileView, error) {
-	idt, err := a.client.VerifyIDToken(r.Context(), s.RawIDToken, "")
-	if err != nil {
-		return nil, err
-	}
-	ui, err := a.client.UserInfo(r.Context(), &nextidentity.Token{AccessToken: s.AccessToken, IDToken: idt})
-	if err != nil {
-		return nil, err
-	}
-	// Userinfo is the fresher source; the ID token fills what it leaves out.
-	view := &profileView{Profile: ui.Profile, Subject: ui.Subject}
-	if view.Name == "" {
-		view.Name = idt.Name
-	}
-	if view.Email == "" {
-		view.Email, view.EmailVerified = idt.Email, idt.EmailVerified
-	}
+func (a *app) loadProfile(r *http.Request, s *nihttp.Session) (*profileView, error) {
+	idt := s.Token.IDToken
+	view := &profileView{Profile: idt.Profile, Subject: idt.Subject}
 	if !idt.AuthTime.IsZero() {
 		view.AuthTime = idt.AuthTime.UTC().Format("2006-01-02 15:04 MST")
 	}
-	custom := map[string]any{}
-	if err := idt.Claims(&custom); err != nil {
+	if !s.Token.Expiry.IsZero() {
+		view.AccessExpires = s.Token.Expiry.UTC().Format("2006-01-02 15:04:05 MST")
+	}
+	claims := map[string]any{}
+	if err := idt.Claims(&claims); err != nil {
 		return nil, err
 	}
-	fromUserInfo := map[string]any{}
-	if err := ui.Claims(&fromUserInfo); err != nil {
-		return nil, err
+	for _, name := range slices.Sorted(maps.Keys(claims)) {
+		view.IDClaims = append(view.IDClaims, claim{Name: name, Value: fmt.Sprint(claims[name])})
 	}
-	maps.Copy(custom, fromUserInfo)
+	custom := maps.Clone(claims)
+	ui, err := a.client.UserInfo(r.Context(), s.Token)
+	switch {
+	case errors.Is(err, nextidentity.ErrUnauthorized):
+		view.UserInfoError = "The provider no longer accepts this session's access token. Refresh it, or sign out and in again."
+	case err != nil:
+		a.log.Warn("userinfo", "err", err)
+		view.UserInfoError = "The identity provider did not answer; showing the ID token's claims only."
+	default:
+		// Userinfo is the fresher source; the ID token fills what it leaves out.
+		view.Profile = ui.Profile
+		if view.Name == "" {
+			view.Name = idt.Name
+		}
+		if view.Email == "" {
+			view.Email, view.EmailVerified = idt.Email, idt.EmailVerified
+		}
+		fromUserInfo := map[string]any{}
+		if err := ui.Claims(&fromUserInfo); err != nil {
+			return nil, err
+		}
+		maps.Copy(custom, fromUserInfo)
+	}
 	for _, name := range slices.Sorted(maps.Keys(custom)) {
 		if !slices.Contains(standardClaims, name) {
 			view.Custom = append(view.Custom, claim{Name: name, Value: fmt.Sprint(custom[name])})
@@ -244,7 +271,6 @@ func (a *app) loadProfile(r *http.Request, s *session) (*profileView, error) {
 func (a *app) render(w http.ResponseWriter, status int, name string, p page) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 	w.WriteHeader(status)
 	if err := a.pages[name].ExecuteTemplate(w, "layout", p); err != nil {
 		a.log.Error("rendering page", "page", name, "err", err)

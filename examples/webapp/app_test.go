@@ -16,6 +16,7 @@ import (
 
 	"github.com/oidc-kit/nextidentity"
 	"github.com/oidc-kit/nextidentity/nextidentitytest"
+	"github.com/oidc-kit/nextidentity/nihttp"
 )
 
 // testApp is the app served by httptest against its own fake provider, and a
@@ -64,6 +65,19 @@ func startApp(t *testing.T) *testApp {
 	}
 }
 
+// sessionCookie is the session cookie nihttp sets (Secure, so "__Host-").
+const sessionCookie = "__Host-" + nihttp.DefaultSessionCookieName
+
+// cookieWithPrefix returns a kept cookie whose name starts with prefix.
+func (ta *testApp) cookieWithPrefix(prefix string) *http.Cookie {
+	for name, c := range ta.cookies {
+		if strings.HasPrefix(name, prefix) {
+			return c
+		}
+	}
+	return nil
+}
+
 // do requests path (or an absolute URL of the app) with the kept cookies and
 // keeps the ones the response sets.
 func (ta *testApp) do(t *testing.T, method, target string) (*http.Response, string) {
@@ -104,7 +118,7 @@ func TestSignInProfileSignOut(t *testing.T) {
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	authURL := resp.Header.Get("Location")
 	require.True(t, strings.HasPrefix(authURL, ta.provider.URL+"/authorize?"), authURL)
-	login := ta.cookies["ni_login"]
+	login := ta.cookieWithPrefix("__Host-nihttp_login_")
 	require.NotNil(t, login)
 	require.True(t, login.HttpOnly && login.Secure)
 	require.Equal(t, http.SameSiteLaxMode, login.SameSite)
@@ -116,7 +130,7 @@ func TestSignInProfileSignOut(t *testing.T) {
 	resp, _ = ta.do(t, http.MethodGet, "/callback?"+q.Encode())
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	require.Equal(t, "/profile", resp.Header.Get("Location"))
-	require.NotContains(t, ta.cookies, "ni_login", "the login cookie is single-use")
+	require.Nil(t, ta.cookieWithPrefix("__Host-nihttp_login_"), "the login cookie is single-use")
 	require.Contains(t, ta.cookies, sessionCookie)
 
 	resp, body = ta.do(t, http.MethodGet, "/profile")
@@ -136,7 +150,7 @@ func TestSignInProfileSignOut(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "/endsession", logout.Path)
 	require.Equal(t, ta.base+"/signed-out", logout.Query().Get("post_logout_redirect_uri"))
-	require.NotEmpty(t, logout.Query().Get("id_token_hint"))
+	require.Equal(t, "webapp", logout.Query().Get("client_id"))
 
 	landed, _, err := ta.provider.Browse(ctx, logout.String())
 	require.NoError(t, err)
