@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -125,6 +126,12 @@ type Options struct {
 	// Now is the server's clock; default time.Now. It drives iat, exp,
 	// auth_time and every expiry (codes, tokens, sessions).
 	Now func() time.Time
+	// Listener, when not nil, is where the server accepts connections
+	// instead of a new listener on a random loopback port, for a provider
+	// at a fixed address. The server URL (and so the issuer) is "http://"
+	// plus its address, so it must be an address clients can reach. The
+	// server owns it from then on: Close closes it.
+	Listener net.Listener
 }
 
 // DefaultClient returns the client NewServer registers when Options.Clients
@@ -268,6 +275,10 @@ func NewServer(opts Options) *Server {
 	s.route(mux, EndpointEventsJWKS, s.handleEventsJWKS)
 	// Fix the URL and issuer before serving, so handlers never see them change.
 	s.ts = httptest.NewUnstartedServer(mux)
+	if opts.Listener != nil {
+		s.ts.Listener.Close()
+		s.ts.Listener = opts.Listener
+	}
 	s.URL = "http://" + s.ts.Listener.Addr().String()
 	s.issuer = s.URL
 	if opts.IssuerTrailingSlash {
