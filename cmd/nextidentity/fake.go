@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/oidc-kit/nextidentity/nextidentitytest"
+)
+
+const fakeHelp = `Runs the fake Next Identity provider of package nextidentitytest as a
+process, for tests in other languages, front-end work and compose files. It
+serves discovery, the JWKS, /authorize with a hosted sign-in page, /register,
+/personal-details, /token, /userinfo and /endsession with the provider's
+token formats and error bodies.
+
+The -addr address becomes the issuer (http://ADDR), so pick one the apps and
+the browser can reach. With -addr 127.0.0.1:0 a free port is chosen; read the
+issuer from the first line of output (-json makes that line a JSON object).
+
+With no -config it serves the package's defaults: client "test-client",
+secret "test-secret", redirect URI http://127.0.0.1/callback, and the user
+jane@example.com with password "password". The -config file (JSON) adds
+users with custom claims, clients with their redirect URIs, the signing
+algorithm and an issuer with a trailing slash; testdata/fake.json in the
+module is a complete example.
+
+It stops cleanly on SIGINT (Ctrl-C) or SIGTERM, with exit status 0.`
+
+// fakeInfo is what "nextidentity fake" prints once it is listening.
+type fakeInfo struct {
+	Issuer    string       `json:"issuer"`
+	Discovery string       `json:"discovery"`
+	Clients   []fakeClient `json:"clients"`
+	Users     []fakeLogin  `json:"users"`
+}
+
+// fakeLogin is a user's sign-in credentials.
+type fakeLogin struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Subject  string `json:"sub,omitempty"` // empty: random, chosen at start
+}
+
+func (c *cli) fake(ctx context.Context, args []string) int {
+	fs := c.newFlagSet("fake", "[-addr 127.0.0.1:9000] [-config fake.json] [-json]", fakeHelp)
+	addr := fs.String("addr", "127.0.0.1:9000", "`host:port` to listen on; it becomes the issuer")
+	config := fs.String("config", "", "JSON `file` with clients, users, signing_alg and issuer_trailing_slash")
+	asJSON := fs.Bool("json", false, "print the issuer, clients and users as one JSON line")
+	if ok, code := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return c.usageError(fs, "unexpected argument %q", fs.Arg(0))
+	}
+
+	opts := nextidentitytest.Options{
+		Clients: []nextidentitytest.Client{nextidentitytest.DefaultClient()},
+		Users:   []nextidentitytest.User{nextidentitytest.DefaultUser()},
+	}
+	if *config != "" {
+		var err error
+		if opts, err = loadFakeConfig(*config); err != nil {
+			fmt.Fprintln(c.stderr, err)
+			return exitFail
+		}
+	}
+	ln, err := c.listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "nextidentity: fake: %v (is another server using it? choose another -addr)\n", err)
+		return exitFail
+	}
+	opts.Listener = ln
+	srv, err := newFakeServer(opts)
+	if err != nil {
+		ln.Close()
+		fmt.Fprintln(c.stderr, err)
+		return exitFail
+	}
+	defer srv.Close()
+
+	info := fakeInfo{
+		Issuer:    srv.Issuer(),
+		Discovery: srv.URL + string(nextidentitytest.EndpointDiscovery),
+	}
+	for _, cl := range opts.Clients {
+		info.Clients = append(info.Clients, fakeClient{
+			ID: cl.ID, Secret: cl.Secret, RedirectURIs: cl.RedirectURIs, PostLogoutRedirectURIs: cl.PostLogoutRedirectURIs,
+		})
+	}
+	for _, u := range opts.Users {
+		info.Users = append(info.Users, fakeLogin{Email: u.Email, Password: u.Password, Subject: u.Subject})
+	}
+	if *asJSON {
+		// One line, so a test harness can read it with a line reader.
+		if err := writeJSONLine(c.stdout, info); err != nil {
+			fmt.Fprintln(c.stderr, err)
+			return exitFail
+		}
+	} else {
+		c.printFakeInfo(info)
+	}
+
+	<-ctx.Done()
+	srv.Close()
+	fmt.Fprintln(c.stderr, "nextidentity: fake provider stopped")
+	return exitOK
+}
+
+// newFakeServer starts the server, turning a panic on options the checks
+// missed into an error.
+func newFakeServer(opts nextidentitytest.Options) (srv *nextidentitytest.Server, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("nextidentity: fake: %v", r)
+		}
+	}()
+	return nextidentitytest.NewServer(opts), nil
+}
+
+func (c *cli) printFakeInfo(info fakeInfo) {
+	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "issuer:\t%s\n", info.Issuer)
+	fmt.Fprintf(w, "discovery:\t%s\n", info.Discovery)
+	for _, cl := range info.Clients {
+		secret := cl.Secret
+		if secret == "" {
+			secret = "(public client: PKCE only)"
+		}
+		fmt.Fprintf(w, "client:\t%s\tsecret: %s\n", cl.ID, secret)
+		for _, u := range cl.RedirectURIs {
+			fmt.Fprintf(w, "\tredirect: %s\n", u)
+		}
+	}
+	for _, u := range info.Users {
+		sub := u.Subject
+		if sub == "" {
+			sub = "random"
+		}
+		fmt.Fprintf(w, "user:\t%s\tpassword: %s\tsub: %s\n", u.Email, u.Password, sub)
+	}
+	w.Flush()
+	first := info.Clients[0]
+	fmt.Fprintf(c.stdout, "\nFor the example app and the other subcommands:\n")
+	fmt.Fprintf(c.stdout, "  export %s=%s %s=%s", envIssuer, info.Issuer, envClientID, first.ID)
+	if first.Secret != "" {
+		fmt.Fprintf(c.stdout, " %s=%s", envClientSecret, first.Secret)
+	}
+	fmt.Fprintf(c.stdout, " %s=%s\n", envRedirectURL, first.RedirectURIs[0])
+	fmt.Fprintf(c.stdout, "\nServing; stop with Ctrl-C.\n")
+}

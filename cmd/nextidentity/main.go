@@ -1,0 +1,200 @@
+// Command nextidentity helps integrators of Next Identity, a hosted OpenID
+// Connect provider: it runs the fake provider of package nextidentitytest as
+// a process and verifies ID tokens.
+//
+// Install it with
+//
+//	go install github.com/oidc-kit/nextidentity/cmd/nextidentity@latest
+//
+// Usage:
+//
+//	nextidentity fake   [-addr 127.0.0.1:9000] [-config fake.json] [-json]
+//	nextidentity verify [-issuer URL -client-id ID] [-client-secret S] [-no-verify] [-json] TOKEN|-
+//
+// The -issuer, -client-id and -client-secret flags fall back to the
+// NEXTIDENTITY_ISSUER, NEXTIDENTITY_CLIENT_ID and NEXTIDENTITY_CLIENT_SECRET
+// environment variables, the ones the example app reads. Prefer the variable for the
+// secret: command lines are visible to other users of the machine.
+//
+// Every subcommand takes -h. The exit status is 0 on success, 1 when the
+// verification fails, and 2 on a usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// Environment variables the tenant flags fall back to.
+const (
+	envIssuer       = "NEXTIDENTITY_ISSUER"
+	envClientID     = "NEXTIDENTITY_CLIENT_ID"
+	envClientSecret = "NEXTIDENTITY_CLIENT_SECRET"
+	envRedirectURL  = "NEXTIDENTITY_REDIRECT_URL"
+)
+
+// defaultTimeout bounds every request the command makes.
+const defaultTimeout = 30 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole command with its environment passed in, so tests can
+// drive it. It returns the exit status.
+func run(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return newCLI(env, stdin, stdout, stderr).run(ctx, args)
+}
+
+// cli carries the command's environment. Tests replace the hooks.
+type cli struct {
+	env            func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// color reports whether stdout gets ANSI colours.
+	color bool
+	// now is the clock for token checks.
+	now func() time.Time
+	// listen opens the fake's listener.
+	listen func(network, addr string) (net.Listener, error)
+}
+
+func newCLI(env func(string) string, stdin io.Reader, stdout, stderr io.Writer) *cli {
+	return &cli{
+		env:    env,
+		stdin:  stdin,
+		stdout: stdout,
+		stderr: stderr,
+		color:  colorAllowed(stdout, env),
+		now:    time.Now,
+		listen: net.Listen,
+	}
+}
+
+const usage = `nextidentity: tools for Next Identity integrators
+
+Usage:
+  nextidentity fake    run the fake provider (package nextidentitytest) as a process
+  nextidentity verify  verify (or only decode) an ID token
+
+Run "nextidentity COMMAND -h" for a command's flags. The tenant flags fall
+back to NEXTIDENTITY_ISSUER, NEXTIDENTITY_CLIENT_ID and
+NEXTIDENTITY_CLIENT_SECRET.
+`
+
+func (c *cli) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "fake":
+		return c.fake(ctx, rest)
+	case "verify":
+		return c.verify(ctx, rest)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(c.stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(c.stderr, "nextidentity: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+}
+
+// newFlagSet returns a flag set for a subcommand whose usage starts with
+// synopsis and explanation.
+func (c *cli) newFlagSet(name, synopsis, explanation string) *flag.FlagSet {
+	fs := flag.NewFlagSet("nextidentity "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: nextidentity %s %s\n\n%s\n\nFlags:\n", name, synopsis, strings.TrimSpace(explanation))
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args. When it returns false the command must return code:
+// exitOK after -h, exitUsage after a bad flag.
+func parse(fs *flag.FlagSet, args []string) (ok bool, code int) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return false, exitOK
+		}
+		return false, exitUsage
+	}
+	return true, exitOK
+}
+
+// usageError reports a usage problem the flag package cannot see.
+func (c *cli) usageError(fs *flag.FlagSet, format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "%s: %s\nRun \"%s -h\" for help.\n", fs.Name(), fmt.Sprintf(format, args...), fs.Name())
+	return exitUsage
+}
+
+// tenant holds the flags that name a tenant and a client.
+type tenant struct {
+	issuer, clientID, clientSecret, redirectURL string
+	timeout                                     time.Duration
+}
+
+// tenantFlags registers -issuer, -client-id, -client-secret, -timeout and,
+// when withRedirect, -redirect-url. Call fill after parsing.
+func tenantFlags(fs *flag.FlagSet, withRedirect bool, redirectHelp string) *tenant {
+	t := &tenant{}
+	fs.StringVar(&t.issuer, "issuer", "", "tenant issuer URL, exactly as in the tokens' \"iss\" (default $"+envIssuer+")")
+	fs.StringVar(&t.clientID, "client-id", "", "OAuth client id (default $"+envClientID+")")
+	fs.StringVar(&t.clientSecret, "client-secret", "", "client secret; empty for a public client (default $"+envClientSecret+"; prefer the variable)")
+	if withRedirect {
+		fs.StringVar(&t.redirectURL, "redirect-url", "", redirectHelp+" (default $"+envRedirectURL+")")
+	}
+	fs.DurationVar(&t.timeout, "timeout", defaultTimeout, "limit on each request to the provider")
+	return t
+}
+
+// fill takes every empty value from the environment.
+func (t *tenant) fill(env func(string) string) {
+	for _, f := range []struct {
+		v   *string
+		key string
+	}{
+		{&t.issuer, envIssuer}, {&t.clientID, envClientID},
+		{&t.clientSecret, envClientSecret}, {&t.redirectURL, envRedirectURL},
+	} {
+		if *f.v == "" {
+			*f.v = env(f.key)
+		}
+	}
+}
+
+// require names the first missing value among issuer and client id.
+func (t *tenant) require() error {
+	switch {
+	case t.issuer == "":
+		return fmt.Errorf("-issuer (or $%s) is required", envIssuer)
+	case t.clientID == "":
+		return fmt.Errorf("-client-id (or $%s) is required", envClientID)
+	case t.timeout <= 0:
+		return errors.New("-timeout must be positive")
+	}
+	return nil
+}
