@@ -4,7 +4,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -41,8 +40,8 @@ func TestFakeProcessStopsOnSignal(t *testing.T) {
 			cmd := exec.CommandContext(t.Context(), bin, "fake", "-addr", "127.0.0.1:0", "-json")
 			stdout, err := cmd.StdoutPipe()
 			require.NoError(t, err)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
+			stderr := &syncBuffer{} // written by exec's copying goroutine
+			cmd.Stderr = stderr
 			require.NoError(t, cmd.Start())
 
 			line, err := bufio.NewReader(stdout).ReadString('\n')
