@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,6 +94,10 @@ type Set struct {
 
 // Len is the number of usable keys.
 func (s *Set) Len() int { return len(s.all) }
+
+// Keys returns the usable keys in document order. The slice is a copy; the
+// keys are shared and must not be modified.
+func (s *Set) Keys() []*Key { return slices.Clone(s.all) }
 
 // Options configure a Store.
 type Options struct {
