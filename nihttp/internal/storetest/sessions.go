@@ -1,0 +1,164 @@
+package storetest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-kit/nextidentity/nihttp"
+)
+
+// hour is the TTL of sessions that must not expire during a case.
+const hour = time.Hour
+
+func save(t *testing.T, st nihttp.ServerStore, s *nihttp.Session, ttl time.Duration) {
+	t.Helper()
+	v, err := st.Save(context.Background(), s, ttl)
+	require.NoError(t, err)
+	require.Equal(t, s.ID, v, "a server-side store's cookie value is the session ID")
+}
+
+func requireGone(t *testing.T, st nihttp.ServerStore, id string) {
+	t.Helper()
+	s, err := st.Load(context.Background(), id)
+	require.ErrorIs(t, err, nihttp.ErrNoSession)
+	require.Nil(t, s)
+}
+
+func requireLive(t *testing.T, st nihttp.ServerStore, want *nihttp.Session) {
+	t.Helper()
+	got, err := st.Load(context.Background(), want.ID)
+	require.NoError(t, err)
+	RequireSameSession(t, want, got)
+}
+
+func testRoundTrip(t *testing.T, st nihttp.ServerStore) {
+	for _, tc := range []struct {
+		name string
+		s    *nihttp.Session
+	}{
+		{"full", NewSession(t, "user-1", "sid-1")},
+		{"no sid", NewSession(t, "user-2", "")},
+		{"no raw ID token", func() *nihttp.Session {
+			s := NewSession(t, "user-3", "sid-3")
+			s.Token.RawIDToken = ""
+			return s
+		}()},
+		{"large custom claims", func() *nihttp.Session {
+			s := NewSession(t, "user-4", "sid-4")
+			s.Token.IDToken = NewToken(t, strings.Repeat("x", 8<<10), "sid-4").IDToken
+			return s
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			save(t, st, tc.s, hour)
+			requireLive(t, st, tc.s)
+		})
+	}
+}
+
+func testCopies(t *testing.T, st nihttp.ServerStore) {
+	ctx := context.Background()
+	s := NewSession(t, "user-1", "sid-1")
+	want := *s
+	save(t, st, s, hour)
+	s.Token.AccessToken = "changed after Save"
+	s.Subject = "changed after Save"
+
+	got, err := st.Load(ctx, s.ID)
+	require.NoError(t, err)
+	require.Equal(t, "at-user-1", got.Token.AccessToken, "Save keeps a copy, not the caller's session")
+	require.Equal(t, want.Subject, got.Subject)
+	got.Token.AccessToken = "changed after Load"
+
+	again, err := st.Load(ctx, s.ID)
+	require.NoError(t, err)
+	require.Equal(t, "at-user-1", again.Token.AccessToken, "Load returns a copy")
+}
+
+func testReplace(t *testing.T, st nihttp.ServerStore) {
+	s := NewSession(t, "user-1", "sid-1")
+	save(t, st, s, hour)
+	other := NewSession(t, "user-1", "sid-1")
+	save(t, st, other, hour)
+
+	next := *s
+	tok := *s.Token
+	tok.AccessToken, tok.RefreshToken = "at-2", "rt-2"
+	tok.Expiry = tok.Expiry.Add(time.Hour)
+	next.Token = &tok
+	next.LastSeen = s.LastSeen.Add(5 * time.Minute)
+	next.IdleExpiresAt = s.IdleExpiresAt.Add(5 * time.Minute)
+	save(t, st, &next, hour)
+
+	requireLive(t, st, &next)
+	requireLive(t, st, other)
+}
+
+func testDelete(t *testing.T, st nihttp.ServerStore) {
+	ctx := context.Background()
+	s := NewSession(t, "user-1", "sid-1")
+	other := NewSession(t, "user-1", "sid-1")
+	save(t, st, s, hour)
+	save(t, st, other, hour)
+
+	require.NoError(t, st.Delete(ctx, s))
+	requireGone(t, st, s.ID)
+	requireLive(t, st, other)
+
+	require.NoError(t, st.Delete(ctx, s), "deleting twice is not an error")
+	require.NoError(t, st.Delete(ctx, NewSession(t, "user-9", "")), "deleting an unknown session is not an error")
+	requireLive(t, st, other)
+
+	save(t, st, s, hour)
+	requireLive(t, st, s)
+}
+
+func testLoadUnknown(t *testing.T, st nihttp.ServerStore) {
+	save(t, st, NewSession(t, "user-1", "sid-1"), hour)
+	for _, tc := range []struct{ name, value string }{
+		{"unknown id", NewID(t)},
+		{"empty", ""},
+		{"huge", strings.Repeat("A", 64<<10)},
+		{"spaces and braces", " {a} \r\n*?"},
+		{"not utf-8", "\xff\xfe\x00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			requireGone(t, st, tc.value)
+		})
+	}
+}
+
+func testSaveExpired(t *testing.T, st nihttp.ServerStore) {
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		s := NewSession(t, "user-1", "sid-1")
+		_, err := st.Save(context.Background(), s, ttl)
+		require.NoError(t, err, "ttl %v", ttl)
+		requireGone(t, st, s.ID)
+
+		// Saving an existing session with no time left ends it.
+		save(t, st, s, hour)
+		_, err = st.Save(context.Background(), s, ttl)
+		require.NoError(t, err, "ttl %v", ttl)
+		requireGone(t, st, s.ID)
+	}
+}
+
+func testTTLExpiry(t *testing.T, st nihttp.ServerStore) {
+	short := NewSession(t, "user-1", "sid-1")
+	long := NewSession(t, "user-1", "sid-1")
+	save(t, st, short, ShortTTL)
+	save(t, st, long, hour)
+	requireLive(t, st, short)
+
+	require.Eventually(t, func() bool {
+		_, err := st.Load(context.Background(), short.ID)
+		return err != nil
+	}, expiryWait, 50*time.Millisecond, "a session is forgotten after its ttl")
+	requireGone(t, st, short.ID)
+	requireLive(t, st, long)
+
+}
