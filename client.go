@@ -83,6 +83,40 @@ type Config struct {
 	RegisterEndpoint string
 	// PersonalDetailsEndpoint defaults to Issuer + "/personal-details".
 	PersonalDetailsEndpoint string
+	// IntrospectionEndpoint (RFC 7662) defaults to discovery's
+	// introspection_endpoint. Without one, VerifyAccessToken refuses opaque
+	// tokens and Introspect fails.
+	IntrospectionEndpoint string
+	// RevocationEndpoint (RFC 7009) defaults to discovery's
+	// revocation_endpoint. When there is none, Revoke uses the account
+	// logout API instead.
+	RevocationEndpoint string
+	// AccountLogoutEndpoint is the provider's account logout API, which
+	// Revoke calls when no revocation endpoint is known. Default
+	// Issuer + "/idp/v1/account/logout".
+	AccountLogoutEndpoint string
+
+	// Audience is the identifier of the API this client protects. When set,
+	// VerifyAccessToken accepts only access tokens whose "aud" contains it.
+	// Set it in every resource server: without it, an access token the
+	// provider minted for another API is accepted.
+	Audience string
+	// AccessTokenTypes are the JOSE "typ" values a JWT access token may
+	// carry, compared case-insensitively. Default DefaultAccessTokenTypes
+	// ("at+jwt", "application/at+jwt", as RFC 9068 requires). Change it only
+	// for a tenant configured to type its access tokens otherwise; list ""
+	// to accept tokens without "typ", and then set Audience, which is then
+	// what keeps an ID token from passing as an access token.
+	AccessTokenTypes []string
+	// AccessTokenCacheSize bounds how many accepted access tokens
+	// VerifyAccessToken remembers. Zero means DefaultAccessTokenCacheSize; a
+	// negative value turns the cache off.
+	AccessTokenCacheSize int
+	// IntrospectionCacheTTL is how long VerifyAccessToken trusts an
+	// introspection answer (never past the token's "exp"): a revoked opaque
+	// token is accepted for at most this long. Zero means
+	// DefaultIntrospectionCacheTTL; a negative value introspects every time.
+	IntrospectionCacheTTL time.Duration
 
 	// SigningAlgs is the ID token "alg" allow-list. Default: the algorithms
 	// discovery lists (else RS256), plus HS256 when ClientSecret is set.
@@ -134,12 +168,16 @@ type Client struct {
 	leeway    time.Duration
 	limit     int64
 	closeOnce sync.Once
-	headers   sync.Map // JOSE header segment -> *joseHeader, see idtoken.go
+	headers   sync.Map // JOSE header segment -> *joseHeader, see jws.go
 	nHeaders  atomic.Int32
+
+	atCache          *tokenCache // accepted access tokens, see tokencache.go
+	introspectionTTL time.Duration
 }
 
 type endpoints struct {
 	authorization, token, userinfo, jwks, endSession, register, personalDetails string
+	introspection, revocation, accountLogout                                    string
 }
 
 // providerMetadata is the part of the discovery document the client reads.
@@ -150,6 +188,8 @@ type providerMetadata struct {
 	UserInfoEndpoint      string   `json:"userinfo_endpoint"`
 	JWKSURI               string   `json:"jwks_uri"`
 	EndSessionEndpoint    string   `json:"end_session_endpoint"`
+	IntrospectionEndpoint string   `json:"introspection_endpoint"`
+	RevocationEndpoint    string   `json:"revocation_endpoint"`
 	IDTokenSigningAlgs    []string `json:"id_token_signing_alg_values_supported"`
 }
 
@@ -202,6 +242,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		endSession:      cfg.EndSessionEndpoint,
 		register:        cfg.RegisterEndpoint,
 		personalDetails: cfg.PersonalDetailsEndpoint,
+		introspection:   cfg.IntrospectionEndpoint,
+		revocation:      cfg.RevocationEndpoint,
+		accountLogout:   cfg.AccountLogoutEndpoint,
 	}
 	var discovered []string
 	if e.authorization == "" || e.token == "" || e.userinfo == "" || e.jwks == "" {
@@ -214,6 +257,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		e.userinfo = firstNonEmpty(e.userinfo, md.UserInfoEndpoint)
 		e.jwks = firstNonEmpty(e.jwks, md.JWKSURI)
 		e.endSession = firstNonEmpty(e.endSession, md.EndSessionEndpoint)
+		e.introspection = firstNonEmpty(e.introspection, md.IntrospectionEndpoint)
+		e.revocation = firstNonEmpty(e.revocation, md.RevocationEndpoint)
 		discovered = md.IDTokenSigningAlgs
 	}
 	var errs []error
@@ -221,6 +266,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	e.endSession = firstNonEmpty(e.endSession, base+"/endsession")
 	e.register = firstNonEmpty(e.register, base+"/register")
 	e.personalDetails = firstNonEmpty(e.personalDetails, base+"/personal-details")
+	e.accountLogout = firstNonEmpty(e.accountLogout, base+"/idp/v1/account/logout")
 	for _, f := range []struct{ name, v string }{
 		{"AuthorizationEndpoint", e.authorization},
 		{"TokenEndpoint", e.token},
@@ -228,8 +274,15 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		{"EndSessionEndpoint", e.endSession},
 		{"RegisterEndpoint", e.register},
 		{"PersonalDetailsEndpoint", e.personalDetails},
+		{"AccountLogoutEndpoint", e.accountLogout},
 	} {
 		errs = append(errs, checkEndpoint(f.name, f.v, false))
+	}
+	for _, f := range []struct{ name, v string }{
+		{"IntrospectionEndpoint", e.introspection},
+		{"RevocationEndpoint", e.revocation},
+	} {
+		errs = append(errs, checkEndpoint(f.name, f.v, true))
 	}
 	errs = append(errs, checkEndpoint("JWKSURL", e.jwks, true))
 	c.endpoints = e
@@ -239,6 +292,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.algs = algs
+	c.atCache = newTokenCache(cfg.AccessTokenCacheSize, c.now)
+	c.introspectionTTL = durationOr(cfg.IntrospectionCacheTTL, DefaultIntrospectionCacheTTL)
+	if cfg.IntrospectionCacheTTL < 0 {
+		c.introspectionTTL = 0
+	}
 	if e.jwks != "" {
 		c.keys = keys.New(keys.Options{
 			URL:                e.jwks,

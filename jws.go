@@ -63,37 +63,45 @@ type jwsOptions struct {
 // decoded payload, which the caller must still check. ctx bounds a JWKS fetch
 // an unknown "kid" may cause.
 func (c *Client) verifyJWS(ctx context.Context, raw string, o jwsOptions) (*joseHeader, []byte, error) {
+	hdr, payload, _, err := c.verifyJWSKey(ctx, raw, o)
+	return hdr, payload, err
+}
+
+// verifyJWSKey is verifyJWS that also returns the JWKS key that verified the
+// signature (nil for HS*), so a cache can tell when that key is gone.
+func (c *Client) verifyJWSKey(ctx context.Context, raw string, o jwsOptions) (*joseHeader, []byte, *keys.Key, error) {
 	if len(raw) > maxJWSLen {
-		return nil, nil, invalidToken(o.umbrella, nil, "token is %d bytes, longer than %d", len(raw), maxJWSLen)
+		return nil, nil, nil, invalidToken(o.umbrella, nil, "token is %d bytes, longer than %d", len(raw), maxJWSLen)
 	}
 	dot1 := strings.IndexByte(raw, '.')
 	dot2 := strings.LastIndexByte(raw, '.')
 	if dot1 <= 0 || dot2 == dot1 || strings.IndexByte(raw[dot1+1:dot2], '.') >= 0 {
-		return nil, nil, invalidToken(o.umbrella, nil, "not a compact JWS (need three dot-separated parts)")
+		return nil, nil, nil, invalidToken(o.umbrella, nil, "not a compact JWS (need three dot-separated parts)")
 	}
 	hdr, cached, err := c.header(raw[:dot1], o.umbrella)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	method, ok := signingMethods[hdr.Alg]
 	if !ok || !c.algs[hdr.Alg] || (o.noHMAC && strings.HasPrefix(hdr.Alg, "HS")) {
-		return nil, nil, invalidToken(o.umbrella, ErrInvalidSignature, "alg %q is not allowed", hdr.Alg)
+		return nil, nil, nil, invalidToken(o.umbrella, ErrInvalidSignature, "alg %q is not allowed", hdr.Alg)
 	}
 	sig, err := b64.DecodeString(raw[dot2+1:])
 	if err != nil {
-		return nil, nil, invalidToken(o.umbrella, ErrInvalidSignature, "signature is not base64url: %v", err)
+		return nil, nil, nil, invalidToken(o.umbrella, ErrInvalidSignature, "signature is not base64url: %v", err)
 	}
-	if err := c.verifySignature(ctx, method, hdr, raw[:dot2], sig, o.umbrella); err != nil {
-		return nil, nil, err
+	key, err := c.verifySignature(ctx, method, hdr, raw[:dot2], sig, o.umbrella)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	if !cached {
 		c.cacheHeader(raw[:dot1], hdr)
 	}
 	payload, err := b64.DecodeString(raw[dot1+1 : dot2])
 	if err != nil {
-		return nil, nil, invalidToken(o.umbrella, nil, "payload is not base64url: %v", err)
+		return nil, nil, nil, invalidToken(o.umbrella, nil, "payload is not base64url: %v", err)
 	}
-	return hdr, payload, nil
+	return hdr, payload, key, nil
 }
 
 // maxCachedHeaders bounds the header cache. A provider uses a handful of
@@ -136,32 +144,32 @@ func (c *Client) cacheHeader(seg string, hdr *joseHeader) {
 // verifySignature checks sig over signed. HS* tokens are keyed with the
 // client secret only; every other alg with JWKS keys that fit it, so an RSA
 // or EC public key can never serve as an HMAC secret.
-func (c *Client) verifySignature(ctx context.Context, m jwt.SigningMethod, hdr *joseHeader, signed string, sig []byte, umbrella error) error {
+func (c *Client) verifySignature(ctx context.Context, m jwt.SigningMethod, hdr *joseHeader, signed string, sig []byte, umbrella error) (*keys.Key, error) {
 	if strings.HasPrefix(hdr.Alg, "HS") {
 		if m.Verify(signed, sig, c.secret) != nil {
-			return invalidToken(umbrella, ErrInvalidSignature, "%s signature does not verify with the client secret", hdr.Alg)
+			return nil, invalidToken(umbrella, ErrInvalidSignature, "%s signature does not verify with the client secret", hdr.Alg)
 		}
-		return nil
+		return nil, nil
 	}
 	if c.keys == nil {
-		return invalidToken(umbrella, ErrInvalidSignature, "%s token but the provider has no jwks_uri", hdr.Alg)
+		return nil, invalidToken(umbrella, ErrInvalidSignature, "%s token but the provider has no jwks_uri", hdr.Alg)
 	}
 	cands, err := c.keys.Candidates(ctx, hdr.Kid, hdr.Alg)
 	if err != nil {
 		if errors.Is(err, keys.ErrNoKey) {
-			return invalidToken(umbrella, ErrInvalidSignature, "%v", err)
+			return nil, invalidToken(umbrella, ErrInvalidSignature, "%v", err)
 		}
 		if errors.Is(err, keys.ErrTooLarge) {
-			return fmt.Errorf("%w: cannot get signing keys: %w: %w", umbrella, ErrResponseTooLarge, err)
+			return nil, fmt.Errorf("%w: cannot get signing keys: %w: %w", umbrella, ErrResponseTooLarge, err)
 		}
-		return fmt.Errorf("%w: cannot get signing keys: %w", umbrella, err)
+		return nil, fmt.Errorf("%w: cannot get signing keys: %w: %w", umbrella, ErrProviderUnreachable, err)
 	}
 	for _, k := range cands {
 		if m.Verify(signed, sig, k.Public) == nil {
-			return nil
+			return k, nil
 		}
 	}
-	return invalidToken(umbrella, ErrInvalidSignature, "%s signature does not verify with %d candidate key(s) for kid %q", hdr.Alg, len(cands), hdr.Kid)
+	return nil, invalidToken(umbrella, ErrInvalidSignature, "%s signature does not verify with %d candidate key(s) for kid %q", hdr.Alg, len(cands), hdr.Kid)
 }
 
 // invalidToken wraps umbrella and, when not nil, the finer kind.
