@@ -578,7 +578,7 @@ func TestBrokenBodies(t *testing.T) {
 		idt := e.idToken()
 		e.p.Handle(testprovider.PathToken, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "at-html", "expires_in": 60, "id_token": idt})
+			_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "at-html", "token_type": "Bearer", "expires_in": 60, "id_token": idt})
 		})
 		e.p.Handle(testprovider.PathUserInfo, brokenRespond(200, "text/html", `{"sub":"`+testprovider.Subject+`"}`))
 		tok, err := e.refresh(context.Background())

@@ -68,29 +68,30 @@ type tokenResponse struct {
 	Scope        string    `json:"scope"`
 }
 
-// expiresIn accepts a number or a numeric string of seconds.
-type expiresIn int64
+// expiresIn is the "expires_in" member: a number of seconds, or a numeric
+// string some deployments send. Only an absent (or null) member means the
+// lifetime is unknown: a lifetime that is zero, negative or not a number
+// means the token is expired already, so that it is refreshed rather than
+// trusted for ever.
+type expiresIn struct {
+	set bool          // the member was present and not null
+	d   time.Duration // the lifetime; <= 0 when expired already
+}
 
 // maxExpiresIn caps absurd lifetimes (ten years).
 const maxExpiresIn = 10 * 365 * 24 * 3600
 
 func (e *expiresIn) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	if s == "null" || s == "" {
-		*e = 0
+	if string(b) == "null" {
+		*e = expiresIn{}
 		return nil
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) {
-		return fmt.Errorf("invalid expires_in %.40q", b)
+	*e = expiresIn{set: true}
+	f, err := strconv.ParseFloat(strings.Trim(string(b), `"`), 64)
+	if err != nil || math.IsNaN(f) || f <= 0 {
+		return nil // not a positive number: expired now
 	}
-	switch {
-	case f < 0:
-		f = 0
-	case f > maxExpiresIn:
-		f = maxExpiresIn
-	}
-	*e = expiresIn(f)
+	e.d = time.Duration(min(f, maxExpiresIn) * float64(time.Second))
 	return nil
 }
 
@@ -236,8 +237,10 @@ func (tr *tokenResponse) token(now time.Time) *Token {
 		RawIDToken:   tr.IDToken,
 		Scope:        tr.Scope,
 	}
-	if tr.ExpiresIn > 0 {
-		t.Expiry = now.Add(time.Duration(tr.ExpiresIn) * time.Second)
+	if tr.ExpiresIn.set {
+		// A lifetime <= 0 gives Expiry = now: expired, and not the zero
+		// time that means "unknown".
+		t.Expiry = now.Add(max(tr.ExpiresIn.d, 0))
 	}
 	return t
 }
@@ -267,6 +270,12 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values) (*tokenRespo
 	}
 	if tr.AccessToken == "" {
 		return nil, malformed("token", status, body, errors.New("no access_token"))
+	}
+	if !strings.EqualFold(tr.TokenType, "Bearer") {
+		// The client would send it as a Bearer token, which a DPoP- or
+		// MAC-bound token is not. The body holds the tokens: no excerpt.
+		return nil, &Error{Endpoint: "token", StatusCode: status,
+			err: fmt.Errorf("%w: token_type %.40q is not Bearer", ErrMalformedResponse, tr.TokenType)}
 	}
 	return &tr, nil
 }

@@ -259,7 +259,7 @@ func TestRefresh(t *testing.T) {
 	old := &nextidentity.Token{AccessToken: "old", RefreshToken: "r-old"}
 
 	// No id_token, no refresh_token in the response: keep the old refresh token.
-	ts.resp = func(string) map[string]any { return map[string]any{"access_token": "new", "expires_in": "60"} }
+	ts.resp = func(string) map[string]any { return map[string]any{"access_token": "new", "token_type": "bearer", "expires_in": "60"} }
 	nt, err := c.Refresh(context.Background(), old)
 	require.NoError(t, err)
 	require.Equal(t, "new", nt.AccessToken)
@@ -331,7 +331,7 @@ func TestTokenSourceRefreshesOnceUnderConcurrency(t *testing.T) {
 	p.Handle(testprovider.PathToken, func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
 		<-release
-		testprovider.WriteJSON(w, http.StatusOK, map[string]any{"access_token": "fresh", "refresh_token": "r2", "expires_in": 3600})
+		testprovider.WriteJSON(w, http.StatusOK, map[string]any{"access_token": "fresh", "token_type": "Bearer", "refresh_token": "r2", "expires_in": 3600})
 	})
 	c := mkClient(t, mkConfig(p))
 	expired := &nextidentity.Token{AccessToken: "stale", RefreshToken: "r1", Expiry: time.Now().Add(-time.Minute)}
