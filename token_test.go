@@ -259,7 +259,9 @@ func TestRefresh(t *testing.T) {
 	old := &nextidentity.Token{AccessToken: "old", RefreshToken: "r-old"}
 
 	// No id_token, no refresh_token in the response: keep the old refresh token.
-	ts.resp = func(string) map[string]any { return map[string]any{"access_token": "new", "token_type": "bearer", "expires_in": "60"} }
+	ts.resp = func(string) map[string]any {
+		return map[string]any{"access_token": "new", "token_type": "bearer", "expires_in": "60"}
+	}
 	nt, err := c.Refresh(context.Background(), old)
 	require.NoError(t, err)
 	require.Equal(t, "new", nt.AccessToken)

@@ -85,7 +85,7 @@ func TestTokenTypeMustBeBearer(t *testing.T) {
 		{"Bearer", true}, {"bearer", true}, {"BEARER", true},
 		{"DPoP", false}, {"mac", false}, {"", false}, {nil, false}, {"Bearer ", false},
 	} {
-		t.Run(fmt.Sprintf("%q", tc.typ), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%v", tc.typ), func(t *testing.T) {
 			body := map[string]any{"access_token": "secret-access", "refresh_token": "secret-refresh", "expires_in": 60}
 			if tc.typ != nil {
 				body["token_type"] = tc.typ
