@@ -15,12 +15,21 @@ import (
 // AuthRequest is one pending authorization: the URL to send the browser to
 // and the secrets Exchange needs when the browser comes back. It is
 // JSON-serialisable so an app can keep it in a sealed cookie; never put it in
-// the URL or an unsealed cookie.
+// the URL or an unsealed cookie. Keep every field: Exchange refuses one
+// without State, Nonce or CodeVerifier, and enforces MaxAge only if kept.
 type AuthRequest struct {
-	URL          string `json:"url"`
-	State        string `json:"state"`
-	Nonce        string `json:"nonce"`
+	// URL is the provider's authorization URL to redirect the browser to.
+	URL string `json:"url"`
+	// State is the "state" sent; the callback must echo it.
+	State string `json:"state"`
+	// Nonce is the "nonce" sent; the ID token must carry it.
+	Nonce string `json:"nonce"`
+	// CodeVerifier is the PKCE verifier whose S256 challenge was sent.
 	CodeVerifier string `json:"code_verifier"`
+	// MaxAge is the "max_age" sent (WithMaxAge), in whole seconds; nil when
+	// none was. When set, the ID token's auth_time must be present and no
+	// older than MaxAge (plus Config.Leeway).
+	MaxAge *time.Duration `json:"max_age,omitempty"`
 }
 
 // AuthOption customises an authorization, registration or profile URL.
@@ -29,14 +38,15 @@ type AuthOption func(*authParams)
 type authParams struct {
 	v       url.Values
 	scopes  []string
-	invalid string // a reserved parameter an option tried to set
+	maxAge  *time.Duration
+	invalid string // why an option is refused: a reserved parameter, a bad value
 }
 
 // reserved parameters are set by the client and cannot be overridden: they
 // carry the request's security properties.
 var reserved = []string{
 	"response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
-	"code_challenge", "code_challenge_method",
+	"code_challenge", "code_challenge_method", "max_age",
 }
 
 // WithPrompt sets "prompt", e.g. "login", "none", "consent".
@@ -44,10 +54,21 @@ func WithPrompt(prompt ...string) AuthOption {
 	return func(p *authParams) { p.v.Set("prompt", strings.Join(prompt, " ")) }
 }
 
-// WithMaxAge sets "max_age": the longest time since the user's last
-// authentication the app accepts.
+// WithMaxAge sets "max_age" (d in whole seconds): the longest time since the
+// user's last authentication the app accepts. The AuthRequest records it and
+// Exchange enforces it: the ID token must carry an auth_time no older than
+// that (plus Config.Leeway). A negative d is refused.
 func WithMaxAge(d time.Duration) AuthOption {
-	return func(p *authParams) { p.v.Set("max_age", strconv.FormatInt(int64(d/time.Second), 10)) }
+	return func(p *authParams) {
+		if d < 0 {
+			p.invalid = "WithMaxAge of a negative duration"
+			return
+		}
+		secs := d / time.Second
+		d = secs * time.Second
+		p.maxAge = &d
+		p.v.Set("max_age", strconv.FormatInt(int64(secs), 10))
+	}
 }
 
 // WithLoginHint sets "login_hint", typically the user's email.
@@ -72,12 +93,13 @@ func WithScopes(scopes ...string) AuthOption {
 
 // WithParam sets any other parameter. The parameters that carry the request's
 // security (response_type, client_id, redirect_uri, scope, state, nonce,
-// code_challenge, code_challenge_method) cannot be set this way: the URL
-// builder returns an error instead.
+// code_challenge, code_challenge_method, and max_age, which Exchange
+// enforces: use WithMaxAge) cannot be set this way: the URL builder returns
+// an error instead.
 func WithParam(key, value string) AuthOption {
 	return func(p *authParams) {
 		if slices.Contains(reserved, key) {
-			p.invalid = key
+			p.invalid = fmt.Sprintf("WithParam cannot set %q", key)
 			return
 		}
 		p.v.Set(key, value)
@@ -109,7 +131,7 @@ func (c *Client) authURL(endpoint string, opts []AuthOption) (*AuthRequest, erro
 		o(&p)
 	}
 	if p.invalid != "" {
-		return nil, rejectf(ErrInvalidConfig, nil, "WithParam cannot set %q", p.invalid)
+		return nil, rejectf(ErrInvalidConfig, nil, "%s", p.invalid)
 	}
 	state, err := randomString(32)
 	if err != nil {
@@ -137,6 +159,7 @@ func (c *Client) authURL(endpoint string, opts []AuthOption) (*AuthRequest, erro
 		State:        state,
 		Nonce:        nonce,
 		CodeVerifier: verifier,
+		MaxAge:       p.maxAge,
 	}, nil
 }
 

@@ -138,7 +138,26 @@ func (c *Client) Exchange(ctx context.Context, callback url.Values, req *AuthReq
 	if tok.IDToken, err = c.verifyWithAccessToken(ctx, tr.IDToken, req.Nonce, tok.AccessToken); err != nil {
 		return nil, err
 	}
+	if req.MaxAge != nil {
+		if err := c.checkAuthTime(tok.IDToken, *req.MaxAge); err != nil {
+			return nil, err
+		}
+	}
 	return tok, nil
+}
+
+// checkAuthTime enforces max_age (OpenID Connect Core 3.1.2.1 and 3.1.3.7
+// item 11): auth_time must be present and no older than maxAge, with the
+// leeway.
+func (c *Client) checkAuthTime(idt *IDToken, maxAge time.Duration) error {
+	if idt.AuthTime.IsZero() {
+		return invalidIDToken(nil, "no auth_time claim, but max_age was sent")
+	}
+	if age := c.now().Sub(idt.AuthTime); age > maxAge+c.leeway {
+		return invalidIDToken(nil, "auth_time %s is %s old, more than max_age %s",
+			idt.AuthTime.UTC().Format(time.RFC3339), age.Round(time.Second), maxAge)
+	}
+	return nil
 }
 
 // complete reports whether r has every secret Exchange needs: without the
