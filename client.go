@@ -119,8 +119,10 @@ type Config struct {
 	IntrospectionCacheTTL time.Duration
 
 	// SigningAlgs is the ID token "alg" allow-list. Default: the algorithms
-	// discovery lists (else RS256), plus HS256 when ClientSecret is set.
-	// "none" is always refused.
+	// discovery's id_token_signing_alg_values_supported lists (HS256/384/512
+	// only when ClientSecret is set, since the secret is their key); when
+	// discovery lists none or is skipped, RS256, plus HS256 when
+	// ClientSecret is set. "none" is always refused.
 	SigningAlgs []string
 	// Leeway tolerated on exp and iat. Zero means DefaultLeeway; a negative
 	// value means no leeway.
@@ -159,6 +161,7 @@ type Client struct {
 	cfg       Config
 	endpoints endpoints
 	algs      map[string]bool
+	issParam  bool         // discovery promised the callback's iss (RFC 9207)
 	secret    []byte       // HMAC key for HS* ID tokens
 	http      *http.Client // discovery and JWKS
 	strict    *http.Client // token and userinfo: no redirects
@@ -191,6 +194,9 @@ type providerMetadata struct {
 	IntrospectionEndpoint string   `json:"introspection_endpoint"`
 	RevocationEndpoint    string   `json:"revocation_endpoint"`
 	IDTokenSigningAlgs    []string `json:"id_token_signing_alg_values_supported"`
+	// AuthorizationResponseISS (RFC 9207 section 3): the provider puts
+	// "iss" on every authorization response, so its absence is an attack.
+	AuthorizationResponseISS bool `json:"authorization_response_iss_parameter_supported"`
 }
 
 // supportedAlgs are the JWS algorithms the verifier implements.
@@ -260,6 +266,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		e.introspection = firstNonEmpty(e.introspection, md.IntrospectionEndpoint)
 		e.revocation = firstNonEmpty(e.revocation, md.RevocationEndpoint)
 		discovered = md.IDTokenSigningAlgs
+		c.issParam = md.AuthorizationResponseISS
 	}
 	var errs []error
 	base := strings.TrimSuffix(cfg.Issuer, "/")
@@ -402,16 +409,22 @@ func allowedAlgs(configured, discovered []string, haveSecret bool) (map[string]b
 		}
 		return out, errs
 	}
+	// HS* only as discovery lists it: anyone holding the client secret can
+	// mint an HS256 token, so it is accepted only where the provider says it
+	// signs with it (or says nothing).
 	for _, a := range discovered {
 		if slices.Contains(supportedAlgs, a) && (!strings.HasPrefix(a, "HS") || haveSecret) {
 			out[a] = true
 		}
 	}
-	if len(out) == 0 {
+	if len(discovered) == 0 {
 		out["RS256"] = true
+		if haveSecret {
+			out["HS256"] = true
+		}
 	}
-	if haveSecret {
-		out["HS256"] = true
+	if len(out) == 0 {
+		out["RS256"] = true // discovery lists only algorithms this client cannot use
 	}
 	return out, nil
 }

@@ -98,10 +98,13 @@ func (e *expiresIn) UnmarshalJSON(b []byte) error {
 // Exchange completes a sign-in. callback is the redirect's query; req is the
 // AuthRequest from AuthCodeURL, whole: a nil one or one without State, Nonce
 // or CodeVerifier gives ErrIncompleteAuthRequest. Before any network call it
-// turns an "error" parameter into an *Error, checks state (ErrStateMismatch), the RFC 9207
-// "iss" parameter when present (ErrIssuerMismatch) and the code
-// (ErrMissingCode), each under ErrInvalidCallback. It then redeems the code with the PKCE verifier and
-// verifies the ID token with req.Nonce, and its at_hash when present.
+// turns an "error" parameter into an *Error, then checks, each under
+// ErrInvalidCallback: the state (ErrStateMismatch); the RFC 9207 "iss"
+// parameter (ErrIssuerMismatch), checked when present and required when
+// discovery sets authorization_response_iss_parameter_supported; and the
+// code (ErrMissingCode). It then redeems the code with the PKCE verifier and
+// verifies the ID token with req.Nonce, its at_hash when present, and its
+// auth_time when req.MaxAge is set.
 func (c *Client) Exchange(ctx context.Context, callback url.Values, req *AuthRequest) (*Token, error) {
 	if codes, ok := callback["error"]; ok {
 		// Any "error" parameter, even an empty or repeated one, ends the
@@ -114,8 +117,12 @@ func (c *Client) Exchange(ctx context.Context, callback url.Values, req *AuthReq
 	if st := callback["state"]; len(st) != 1 || subtle.ConstantTimeCompare([]byte(st[0]), []byte(req.State)) != 1 {
 		return nil, invalidCallback(ErrStateMismatch, "callback state is missing or differs")
 	}
-	if iss, ok := callback["iss"]; ok && (len(iss) != 1 || iss[0] != c.cfg.Issuer) {
+	iss, ok := callback["iss"]
+	if ok && (len(iss) != 1 || iss[0] != c.cfg.Issuer) {
 		return nil, invalidCallback(ErrIssuerMismatch, "callback iss %q, want %q", iss, c.cfg.Issuer)
+	}
+	if !ok && c.issParam {
+		return nil, invalidCallback(ErrIssuerMismatch, "callback has no iss, which discovery's authorization_response_iss_parameter_supported promises")
 	}
 	code := callback["code"]
 	if len(code) != 1 || code[0] == "" {
