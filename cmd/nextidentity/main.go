@@ -1,6 +1,6 @@
 // Command nextidentity helps integrators of Next Identity, a hosted OpenID
 // Connect provider: it runs the fake provider of package nextidentitytest as
-// a process and verifies ID tokens.
+// a process, checks a tenant's settings and verifies ID tokens.
 //
 // Install it with
 //
@@ -9,15 +9,17 @@
 // Usage:
 //
 //	nextidentity fake   [-addr 127.0.0.1:9000] [-config fake.json] [-json]
+//	nextidentity doctor -issuer URL -client-id ID [-client-secret S] [-redirect-url URL] [-json]
 //	nextidentity verify [-issuer URL -client-id ID] [-client-secret S] [-no-verify] [-json] TOKEN|-
 //
-// The -issuer, -client-id and -client-secret flags fall back to the
-// NEXTIDENTITY_ISSUER, NEXTIDENTITY_CLIENT_ID and NEXTIDENTITY_CLIENT_SECRET
-// environment variables, the ones the example app reads. Prefer the variable for the
+// The -issuer, -client-id, -client-secret and -redirect-url flags fall back
+// to the NEXTIDENTITY_ISSUER, NEXTIDENTITY_CLIENT_ID,
+// NEXTIDENTITY_CLIENT_SECRET and NEXTIDENTITY_REDIRECT_URL environment
+// variables, the ones the example app reads. Prefer the variable for the
 // secret: command lines are visible to other users of the machine.
 //
-// Every subcommand takes -h. The exit status is 0 on success, 1 when the
-// verification fails, and 2 on a usage error.
+// Every subcommand takes -h. The exit status is 0 on success, 1 when a check
+// or the verification fails, and 2 on a usage error.
 package main
 
 import (
@@ -94,11 +96,12 @@ const usage = `nextidentity: tools for Next Identity integrators
 
 Usage:
   nextidentity fake    run the fake provider (package nextidentitytest) as a process
+  nextidentity doctor  check a tenant's discovery, keys, clock, redirect URL and credentials
   nextidentity verify  verify (or only decode) an ID token
 
 Run "nextidentity COMMAND -h" for a command's flags. The tenant flags fall
-back to NEXTIDENTITY_ISSUER, NEXTIDENTITY_CLIENT_ID and
-NEXTIDENTITY_CLIENT_SECRET.
+back to NEXTIDENTITY_ISSUER, NEXTIDENTITY_CLIENT_ID, NEXTIDENTITY_CLIENT_SECRET
+and NEXTIDENTITY_REDIRECT_URL.
 `
 
 func (c *cli) run(ctx context.Context, args []string) int {
@@ -110,6 +113,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	switch cmd {
 	case "fake":
 		return c.fake(ctx, rest)
+	case "doctor":
+		return c.doctor(ctx, rest)
 	case "verify":
 		return c.verify(ctx, rest)
 	case "-h", "-help", "--help", "help":
