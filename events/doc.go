@@ -18,6 +18,10 @@
 // signs those answers and serves the public JWK Set the provider is given to
 // verify them.
 //
+// The provider can also encrypt events (JWE). This package verifies signed
+// events only: an encrypted one is refused as ErrMalformedEvent, so
+// configure the target without encryption and serve it over https.
+//
 // The envelope claims "jti", "iat", "exp" and "iss" are not documented by the
 // provider; they are read as RFC 7519 defines them when present.
 package events

@@ -72,7 +72,7 @@ type jwksServer struct {
 }
 
 // newJWKSServer serves the public JWKs given, or the status when it is not 200.
-func newJWKSServer(t *testing.T, status int, jwks ...map[string]string) *jwksServer {
+func newJWKSServer(t testing.TB, status int, jwks ...map[string]string) *jwksServer {
 	t.Helper()
 	body, err := json.Marshal(map[string]any{"keys": jwks})
 	require.NoError(t, err)
@@ -92,7 +92,7 @@ func (s *jwksServer) jwksURL() string { return s.URL + "/jwks.json" }
 
 // sign builds a compact JWS over header and claims by hand, so tests can
 // send any header; key signs with method (nil method: empty signature).
-func sign(t *testing.T, method jwt.SigningMethod, key any, header, claims map[string]any) []byte {
+func sign(t testing.TB, method jwt.SigningMethod, key any, header, claims map[string]any) []byte {
 	t.Helper()
 	h, err := json.Marshal(header)
 	require.NoError(t, err)
@@ -101,7 +101,7 @@ func sign(t *testing.T, method jwt.SigningMethod, key any, header, claims map[st
 	return signRaw(t, method, key, h, c)
 }
 
-func signRaw(t *testing.T, method jwt.SigningMethod, key any, header, payload []byte) []byte {
+func signRaw(t testing.TB, method jwt.SigningMethod, key any, header, payload []byte) []byte {
 	t.Helper()
 	b64 := base64.RawURLEncoding.EncodeToString
 	signing := b64(header) + "." + b64(payload)

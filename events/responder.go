@@ -45,6 +45,12 @@ type ResponderConfig struct {
 	// KeyID is the "kid" of the answers and of the published key. Default:
 	// the key's RFC 7638 thumbprint.
 	KeyID string
+	// ExtraKeys are public keys (RSA of at least 2048 bits, ECDSA P-256)
+	// published in the JWK Set next to Key's, each under its RFC 7638
+	// thumbprint, but never used to sign. They make rotation safe: publish
+	// the next key here and give the tenant the new set; once the tenant has
+	// it, make the next key Key.
+	ExtraKeys []crypto.PublicKey
 	// Now is the clock for "iat"; default time.Now.
 	Now func() time.Time
 }
@@ -70,48 +76,77 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	var jwk map[string]string
-	b64 := base64.RawURLEncoding.EncodeToString
+	var (
+		pub crypto.PublicKey
+		err error
+	)
 	switch k := cfg.Key.(type) {
 	case *rsa.PrivateKey:
-		if k == nil || k.N == nil {
-			return nil, responderConfigError("Key", "is required")
+		if k != nil {
+			pub = &k.PublicKey
 		}
-		if k.N.BitLen() < 2048 {
-			return nil, responderConfigError("Key", "RSA key of %d bits is below 2048", k.N.BitLen())
-		}
-		r.method = jwt.SigningMethodRS256
-		jwk = map[string]string{"kty": "RSA", "n": b64(k.N.Bytes()), "e": b64(big.NewInt(int64(k.E)).Bytes())}
 	case *ecdsa.PrivateKey:
-		if k == nil {
-			return nil, responderConfigError("Key", "is required")
+		if k != nil {
+			pub = &k.PublicKey
 		}
-		if k.Curve != elliptic.P256() {
-			return nil, responderConfigError("Key", "ECDSA key must be on P-256 (ES256)")
-		}
-		pub, err := k.PublicKey.ECDH()
-		if err != nil {
-			return nil, responderConfigError("Key", "%v", err)
-		}
-		raw := pub.Bytes() // 0x04 || X || Y, 32 bytes each
-		r.method = jwt.SigningMethodES256
-		jwk = map[string]string{"kty": "EC", "crv": "P-256", "x": b64(raw[1:33]), "y": b64(raw[33:65])}
 	case nil:
-		return nil, responderConfigError("Key", "is required")
 	default:
 		return nil, responderConfigError("Key", "%T is neither *rsa.PrivateKey nor *ecdsa.PrivateKey", cfg.Key)
 	}
+	if pub == nil {
+		return nil, responderConfigError("Key", "is required")
+	}
+	jwk, method, err := publicJWK(pub)
+	if err != nil {
+		return nil, responderConfigError("Key", "%v", err)
+	}
+	r.method = method
 	r.kid = cfg.KeyID
 	if r.kid == "" {
 		r.kid = thumbprint(jwk)
 	}
 	jwk["kid"], jwk["use"], jwk["alg"] = r.kid, "sig", r.method.Alg()
-	var err error
-	r.jwks, err = json.Marshal(map[string]any{"keys": []map[string]string{jwk}})
+	set := []map[string]string{jwk}
+	for i, pub := range cfg.ExtraKeys {
+		extra, method, err := publicJWK(pub)
+		if err != nil {
+			return nil, responderConfigError(fmt.Sprintf("ExtraKeys[%d]", i), "%v", err)
+		}
+		extra["kid"], extra["use"], extra["alg"] = thumbprint(extra), "sig", method.Alg()
+		set = append(set, extra)
+	}
+	r.jwks, err = json.Marshal(map[string]any{"keys": set})
 	if err != nil {
 		return nil, fmt.Errorf("events: encoding the JWK Set: %w", err)
 	}
 	return r, nil
+}
+
+// publicJWK returns the public JWK members of pub (without kid, use, alg)
+// and the algorithm it signs with.
+func publicJWK(pub crypto.PublicKey) (map[string]string, jwt.SigningMethod, error) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if k == nil || k.N == nil {
+			return nil, nil, errors.New("is a nil RSA key")
+		}
+		if k.N.BitLen() < 2048 {
+			return nil, nil, fmt.Errorf("RSA key of %d bits is below 2048", k.N.BitLen())
+		}
+		return map[string]string{"kty": "RSA", "n": b64(k.N.Bytes()), "e": b64(big.NewInt(int64(k.E)).Bytes())}, jwt.SigningMethodRS256, nil
+	case *ecdsa.PublicKey:
+		if k == nil || k.Curve != elliptic.P256() {
+			return nil, nil, errors.New("ECDSA key must be on P-256 (ES256)")
+		}
+		ec, err := k.ECDH()
+		if err != nil {
+			return nil, nil, err
+		}
+		raw := ec.Bytes() // 0x04 || X || Y, 32 bytes each
+		return map[string]string{"kty": "EC", "crv": "P-256", "x": b64(raw[1:33]), "y": b64(raw[33:65])}, jwt.SigningMethodES256, nil
+	}
+	return nil, nil, fmt.Errorf("%T is neither an RSA nor an ECDSA public key", pub)
 }
 
 // thumbprint is the RFC 7638 JWK thumbprint: SHA-256 over the required

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"math/big"
 	"net/http"
@@ -89,6 +90,38 @@ func TestResponderRespondAndJWKSHandler(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+// TestResponderExtraKeys: a rotation publishes the next key before it signs.
+func TestResponderExtraKeys(t *testing.T) {
+	r, err := events.NewResponder(events.ResponderConfig{Issuer: "x", Key: rsaKey(), ExtraKeys: []crypto.PublicKey{ecKey().Public(), otherRSAKey().Public()}})
+	require.NoError(t, err)
+	var set struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	require.NoError(t, json.Unmarshal(r.JWKS(), &set))
+	require.Len(t, set.Keys, 3)
+	require.Equal(t, r.KeyID(), set.Keys[0]["kid"])
+	require.Equal(t, "ES256", set.Keys[1]["alg"])
+	require.Equal(t, "RS256", set.Keys[2]["alg"])
+
+	next, err := events.NewResponder(events.ResponderConfig{Issuer: "x", Key: ecKey()})
+	require.NoError(t, err)
+	require.Equal(t, next.KeyID(), set.Keys[1]["kid"], "the published kid is the one the key signs with once it is Key")
+
+	kf, err := keyfunc.NewJWKSetJSON(r.JWKS())
+	require.NoError(t, err)
+	raw, err := next.Sign(events.ActionAllow, nil)
+	require.NoError(t, err)
+	_, err = jwt.Parse(raw, kf.Keyfunc)
+	require.NoError(t, err, "an answer from the next key verifies with the set given before the switch")
+
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	for _, bad := range []crypto.PublicKey{&small.PublicKey, "key", (*ecdsa.PublicKey)(nil)} {
+		_, err := events.NewResponder(events.ResponderConfig{Issuer: "x", Key: rsaKey(), ExtraKeys: []crypto.PublicKey{bad}})
+		require.ErrorIs(t, err, nextidentity.ErrInvalidConfig)
+	}
 }
 
 // TestResponderThumbprint checks the default kid against RFC 7638 section
