@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -167,7 +168,7 @@ func (d *doctorRun) run(ctx context.Context) []check {
 		Issuer:                d.t.issuer,
 		ClientID:              d.t.clientID,
 		ClientSecret:          d.t.clientSecret,
-		RedirectURL:           cmp(d.t.redirectURL, doctorRedirectPlaceholder),
+		RedirectURL:           cmp.Or(d.t.redirectURL, doctorRedirectPlaceholder),
 		AuthorizationEndpoint: md.AuthorizationEndpoint,
 		TokenEndpoint:         md.TokenEndpoint,
 		UserInfoEndpoint:      md.UserInfoEndpoint,
@@ -186,14 +187,6 @@ func (d *doctorRun) run(ctx context.Context) []check {
 	d.add(d.checkRedirect(ctx, client))
 	d.add(d.checkCredentials(ctx, client))
 	return d.out
-}
-
-// cmp returns s, or def when s is empty.
-func cmp(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // get makes one bounded GET request with the run's timeout.
@@ -387,7 +380,7 @@ func parseEachKey(body []byte) (usable []*keys.Key, unusable []string, err error
 		// The kid is named once, in front.
 		reason = strings.TrimPrefix(reason, "keys: key 0: ")
 		reason = strings.TrimPrefix(reason, fmt.Sprintf("kid %q: ", meta.Kid))
-		unusable = append(unusable, fmt.Sprintf("unusable key %d, kid %q (kty %s): %s", i, meta.Kid, cmp(meta.Kty, "missing"), reason))
+		unusable = append(unusable, fmt.Sprintf("unusable key %d, kid %q (kty %s): %s", i, meta.Kid, cmp.Or(meta.Kty, "missing"), reason))
 	}
 	return usable, unusable, nil
 }

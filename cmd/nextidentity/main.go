@@ -1,6 +1,7 @@
 // Command nextidentity helps integrators of Next Identity, a hosted OpenID
 // Connect provider: it runs the fake provider of package nextidentitytest as
-// a process, checks a tenant's settings and verifies ID tokens.
+// a process, checks a tenant's settings, signs in from the terminal and
+// verifies ID tokens.
 //
 // Install it with
 //
@@ -10,6 +11,7 @@
 //
 //	nextidentity fake   [-addr 127.0.0.1:9000] [-config fake.json] [-json]
 //	nextidentity doctor -issuer URL -client-id ID [-client-secret S] [-redirect-url URL] [-json]
+//	nextidentity login  -issuer URL -client-id ID [-client-secret S] -redirect-url http://127.0.0.1:PORT/callback [-no-browser] [-show-tokens] [-json]
 //	nextidentity verify [-issuer URL -client-id ID] [-client-secret S] [-no-verify] [-json] TOKEN|-
 //
 // The -issuer, -client-id, -client-secret and -redirect-url flags fall back
@@ -18,8 +20,8 @@
 // variables, the ones the example app reads. Prefer the variable for the
 // secret: command lines are visible to other users of the machine.
 //
-// Every subcommand takes -h. The exit status is 0 on success, 1 when a check
-// or the verification fails, and 2 on a usage error.
+// Every subcommand takes -h. The exit status is 0 on success, 1 when a check,
+// the sign-in or the verification fails, and 2 on a usage error.
 package main
 
 import (
@@ -76,19 +78,22 @@ type cli struct {
 	color bool
 	// now is the clock for token checks.
 	now func() time.Time
-	// listen opens the fake's listener.
+	// openBrowser shows url to the user (login).
+	openBrowser func(ctx context.Context, url string) error
+	// listen opens the fake's listener and login's loopback listener.
 	listen func(network, addr string) (net.Listener, error)
 }
 
 func newCLI(env func(string) string, stdin io.Reader, stdout, stderr io.Writer) *cli {
 	return &cli{
-		env:    env,
-		stdin:  stdin,
-		stdout: stdout,
-		stderr: stderr,
-		color:  colorAllowed(stdout, env),
-		now:    time.Now,
-		listen: net.Listen,
+		env:         env,
+		stdin:       stdin,
+		stdout:      stdout,
+		stderr:      stderr,
+		color:       colorAllowed(stdout, env),
+		now:         time.Now,
+		openBrowser: openSystemBrowser,
+		listen:      net.Listen,
 	}
 }
 
@@ -97,6 +102,7 @@ const usage = `nextidentity: tools for Next Identity integrators
 Usage:
   nextidentity fake    run the fake provider (package nextidentitytest) as a process
   nextidentity doctor  check a tenant's discovery, keys, clock, redirect URL and credentials
+  nextidentity login   sign in from the terminal with a loopback redirect URL
   nextidentity verify  verify (or only decode) an ID token
 
 Run "nextidentity COMMAND -h" for a command's flags. The tenant flags fall
@@ -115,6 +121,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.fake(ctx, rest)
 	case "doctor":
 		return c.doctor(ctx, rest)
+	case "login":
+		return c.login(ctx, rest)
 	case "verify":
 		return c.verify(ctx, rest)
 	case "-h", "-help", "--help", "help":

@@ -9,7 +9,7 @@ import (
 func TestHelpExitsZero(t *testing.T) {
 	for _, args := range [][]string{
 		{"-h"}, {"help"},
-		{"fake", "-h"}, {"doctor", "-h"}, {"verify", "-h"},
+		{"fake", "-h"}, {"doctor", "-h"}, {"login", "-h"}, {"verify", "-h"},
 		{"verify", "-help"},
 	} {
 		t.Run(args[0]+" "+args[len(args)-1], func(t *testing.T) {

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-kit/nextidentity/nextidentitytest"
+)
+
+// loginSetup is a fake provider with a client whose redirect URL is a
+// loopback listener the test opened, so no port can be taken in between.
+type loginSetup struct {
+	srv      *nextidentitytest.Server
+	ln       net.Listener
+	redirect string
+	env      map[string]string
+}
+
+func newLoginSetup(t *testing.T, opts nextidentitytest.Options) *loginSetup {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	redirect := "http://" + ln.Addr().String() + "/callback"
+	opts.Clients = []nextidentitytest.Client{{ID: "cli", Secret: "cli-secret", RedirectURIs: []string{redirect}}}
+	srv := newFake(t, opts)
+	return &loginSetup{srv: srv, ln: ln, redirect: redirect, env: map[string]string{
+		envIssuer: srv.Issuer(), envClientID: "cli", envClientSecret: "cli-secret", envRedirectURL: redirect,
+	}}
+}
+
+// cli returns a command whose listener is the setup's and whose browser is
+// browse (nil: a browser must not be opened).
+func (s *loginSetup) cli(t *testing.T, browse func(ctx context.Context, authURL string) error) *testCLI {
+	c := newTestCLI(s.env, "")
+	c.listen = func(network, addr string) (net.Listener, error) {
+		require.Equal(t, s.ln.Addr().String(), addr)
+		return s.ln, nil
+	}
+	c.openBrowser = func(ctx context.Context, u string) error {
+		if browse == nil {
+			t.Errorf("a browser was opened with -no-browser")
+			return nil
+		}
+		return browse(ctx, u)
+	}
+	return c
+}
+
+// fakeBrowser signs in at the fake's hosted form with email and password,
+// then follows the provider's redirect to the loopback callback, as a
+// browser would.
+func (s *loginSetup) fakeBrowser(t *testing.T, email, password string) func(ctx context.Context, authURL string) error {
+	return func(ctx context.Context, authURL string) error {
+		q, err := s.srv.Login(ctx, authURL, email, password)
+		if err != nil {
+			t.Errorf("fake browser: %v", err)
+			return err
+		}
+		return visit(ctx, s.redirect+"?"+q.Encode())
+	}
+}
+
+func visit(ctx context.Context, u string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}
+
+func TestLoginEndToEnd(t *testing.T) {
+	s := newLoginSetup(t, nextidentitytest.Options{})
+	c := s.cli(t, s.fakeBrowser(t, nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword))
+	code := c.run(t.Context(), []string{"login", "-json", "-offline", "-wait", "30s"})
+	require.Equal(t, exitOK, code, c.errOut.String())
+
+	var rep loginReport
+	require.NoError(t, json.Unmarshal([]byte(c.out.String()), &rep), c.out.String())
+	require.Equal(t, nextidentitytest.DefaultUserSubject, rep.Subject)
+	var claims, info map[string]any
+	require.NoError(t, json.Unmarshal(rep.IDTokenClaims, &claims))
+	require.NoError(t, json.Unmarshal(rep.UserInfo, &info))
+	require.Equal(t, "cli", claims["aud"])
+	require.Equal(t, nextidentitytest.DefaultUserEmail, info["email"])
+	require.Equal(t, "gold", info["membership"])
+
+	// Masked by default: the JSON says so, and no token appears whole.
+	require.True(t, rep.Tokens.Masked)
+	require.Contains(t, rep.Tokens.AccessToken, "-show-tokens to show")
+	require.Contains(t, rep.Tokens.RefreshToken, "-show-tokens to show")
+	require.Contains(t, rep.Tokens.IDToken, "-show-tokens to show")
+	require.NotRegexp(t, regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.`), c.out.String())
+	require.Contains(t, c.errOut.String(), "Opened the browser")
+}
+
+func TestLoginShowTokensAndText(t *testing.T) {
+	s := newLoginSetup(t, nextidentitytest.Options{})
+	c := s.cli(t, s.fakeBrowser(t, nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword))
+	code := c.run(t.Context(), []string{"login", "-show-tokens", "-wait", "30s"})
+	require.Equal(t, exitOK, code, c.errOut.String())
+	out := c.out.String()
+	require.Contains(t, out, "Signed in as "+nextidentitytest.DefaultUserSubject+" (jane@example.com); the ID token verified.")
+	require.Contains(t, out, `"membership": "gold"`)
+	require.Contains(t, out, "/userinfo: {")
+	require.Regexp(t, `id_token:\s+eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n`, out)
+	require.NotContains(t, out, "-show-tokens to show")
+}
+
+// With -no-browser the URL goes to stderr and the user opens it.
+func TestLoginNoBrowser(t *testing.T) {
+	s := newLoginSetup(t, nextidentitytest.Options{})
+	c := s.cli(t, nil)
+	done := make(chan int, 1)
+	go func() { done <- c.run(t.Context(), []string{"login", "-no-browser", "-wait", "30s"}) }()
+
+	printed := regexp.MustCompile(`(?m)^  (http://\S+/authorize\?\S+)$`)
+	var authURL string
+	require.Eventually(t, func() bool {
+		if m := printed.FindStringSubmatch(c.errOut.String()); m != nil {
+			authURL = m[1]
+		}
+		return authURL != ""
+	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, s.fakeBrowser(t, nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword)(t.Context(), authURL))
+	require.Equal(t, exitOK, <-done, c.errOut.String())
+	require.Contains(t, c.errOut.String(), "Open this URL in a browser")
+}
+
+func TestLoginFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		browse func(s *loginSetup, t *testing.T) func(ctx context.Context, u string) error
+		want   string
+	}{
+		{"the user cancels", nil, func(s *loginSetup, t *testing.T) func(context.Context, string) error {
+			return func(ctx context.Context, u string) error {
+				au, err := url.Parse(u)
+				require.NoError(t, err)
+				return visit(ctx, s.redirect+"?"+url.Values{
+					"error": {"access_denied"}, "error_description": {"The user cancelled the sign-in."},
+					"state": {au.Query().Get("state")}, "iss": {s.srv.Issuer()},
+				}.Encode())
+			}
+		}, "access_denied: The user cancelled the sign-in."},
+		{"a forged callback", nil, func(s *loginSetup, t *testing.T) func(context.Context, string) error {
+			return func(ctx context.Context, u string) error {
+				return visit(ctx, s.redirect+"?code=stolen&state=not-mine&iss="+url.QueryEscape(s.srv.Issuer()))
+			}
+		}, "state"},
+		{"the browser never comes back", []string{"-wait", "50ms"}, func(*loginSetup, *testing.T) func(context.Context, string) error {
+			return func(context.Context, string) error { return nil }
+		}, "did not come back"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newLoginSetup(t, nextidentitytest.Options{})
+			c := s.cli(t, tc.browse(s, t))
+			args := append([]string{"login", "-wait", "30s"}, tc.args...)
+			code := c.run(t.Context(), args)
+			require.Equal(t, exitFail, code)
+			require.Contains(t, c.errOut.String(), tc.want)
+			require.Empty(t, c.out.String())
+		})
+	}
+}
+
+func TestLoginBrowserFailsToOpen(t *testing.T) {
+	s := newLoginSetup(t, nextidentitytest.Options{})
+	c := s.cli(t, func(context.Context, string) error { return net.ErrClosed })
+	code := c.run(t.Context(), []string{"login", "-wait", "50ms"})
+	require.Equal(t, exitFail, code)
+	require.Contains(t, c.errOut.String(), "Could not open a browser")
+	require.Contains(t, c.errOut.String(), "/authorize?")
+}
+
+func TestLoginUsage(t *testing.T) {
+	env := map[string]string{envIssuer: "http://127.0.0.1:1", envClientID: "cli"}
+	for _, tc := range []struct{ redirect, want string }{
+		{"", "-redirect-url (or $NEXTIDENTITY_REDIRECT_URL) is required"},
+		{"https://app.example.com/callback", "must be http on a loopback host"},
+		{"http://192.0.2.1:8080/callback", "must be http on a loopback host"},
+		{"http://127.0.0.1/callback", "needs an explicit port"},
+	} {
+		t.Run(tc.redirect, func(t *testing.T) {
+			code, _, stderr := runCmd(t, env, "", "login", "-redirect-url", tc.redirect)
+			require.Equal(t, exitUsage, code)
+			require.Contains(t, stderr, tc.want)
+		})
+	}
+}
+
+func TestLoginPortInUse(t *testing.T) {
+	s := newLoginSetup(t, nextidentitytest.Options{})
+	// The real listen: the setup's listener holds the port.
+	c := newTestCLI(s.env, "")
+	code := c.run(t.Context(), []string{"login", "-wait", "50ms"})
+	require.Equal(t, exitFail, code)
+	require.Contains(t, c.errOut.String(), "cannot listen on the redirect URL's address")
+}
+
+func TestLoopbackRedirect(t *testing.T) {
+	for _, ok := range []string{"http://127.0.0.1:8765/callback", "http://[::1]:8765/cb", "http://localhost:8765", "http://127.0.0.2:1/x"} {
+		_, err := loopbackRedirect(ok)
+		require.NoError(t, err, ok)
+	}
+}
