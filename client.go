@@ -149,6 +149,18 @@ type Config struct {
 	// DefaultJWKSUnknownKID.
 	JWKSUnknownKIDInterval time.Duration
 
+	// LogoutTokenMaxAge is how old a back-channel logout token's "iat" may
+	// be (plus Leeway) for VerifyLogoutToken to accept it; it is also how
+	// long the token's "jti" is remembered against replays. Zero means
+	// DefaultLogoutTokenMaxAge.
+	LogoutTokenMaxAge time.Duration
+	// ReplayCache remembers the "jti" of accepted logout tokens for
+	// LogoutTokenMaxAge plus Leeway, so a replayed token is refused.
+	// Default: an in-process NewMemoryReplayCache. Several instances of an
+	// application behind a load balancer must share one (for example the
+	// Redis store), or a token replayed to another instance is accepted.
+	ReplayCache ReplayCache
+
 	// Logger receives one debug record per provider request (endpoint,
 	// status, duration). It never receives secrets, codes, tokens or PKCE
 	// verifiers. Nil means silent.
@@ -176,6 +188,7 @@ type Client struct {
 
 	atCache          *tokenCache // accepted access tokens, see tokencache.go
 	introspectionTTL time.Duration
+	logout           logoutState // back-channel logout, see logouttoken.go
 }
 
 type endpoints struct {
@@ -197,6 +210,10 @@ type providerMetadata struct {
 	// AuthorizationResponseISS (RFC 9207 section 3): the provider puts
 	// "iss" on every authorization response, so its absence is an attack.
 	AuthorizationResponseISS bool `json:"authorization_response_iss_parameter_supported"`
+	// Read as raw JSON: only the literal true counts, and a malformed value
+	// must not fail discovery.
+	BackChannelLogoutSupported        json.RawMessage `json:"backchannel_logout_supported"`
+	BackChannelLogoutSessionSupported json.RawMessage `json:"backchannel_logout_session_supported"`
 }
 
 // supportedAlgs are the JWS algorithms the verifier implements.
@@ -252,10 +269,13 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		revocation:      cfg.RevocationEndpoint,
 		accountLogout:   cfg.AccountLogoutEndpoint,
 	}
-	var discovered []string
+	var (
+		discovered []string
+		md         *providerMetadata
+	)
 	if e.authorization == "" || e.token == "" || e.userinfo == "" || e.jwks == "" {
-		md, err := c.discover(ctx)
-		if err != nil {
+		var err error
+		if md, err = c.discover(ctx); err != nil {
 			return nil, err
 		}
 		e.authorization = firstNonEmpty(e.authorization, md.AuthorizationEndpoint)
@@ -304,6 +324,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.IntrospectionCacheTTL < 0 {
 		c.introspectionTTL = 0
 	}
+	c.logout = newLogoutState(&cfg, md, c.now)
 	if e.jwks != "" {
 		c.keys = keys.New(keys.Options{
 			URL:                e.jwks,
@@ -360,6 +381,9 @@ func validateConfig(cfg *Config) error {
 	case http.MethodPost, http.MethodGet:
 	default:
 		bad("UserInfoMethod", "must be POST or GET")
+	}
+	if cfg.LogoutTokenMaxAge < 0 {
+		bad("LogoutTokenMaxAge", "must not be negative")
 	}
 	if cfg.AuthStyle != AuthStyleBasic && cfg.AuthStyle != AuthStyleInParams {
 		bad("AuthStyle", "is not a known AuthStyle")
