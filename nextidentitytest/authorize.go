@@ -2,6 +2,7 @@ package nextidentitytest
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"embed"
 	"html/template"
 	"net/http"
@@ -30,6 +31,7 @@ type authRequest struct {
 	scope       string
 	accessType  string
 	loginHint   string
+	browser     string // BrowserCookieName value of the browser that was shown the page
 	expires     time.Time
 }
 
@@ -171,6 +173,7 @@ func (s *Server) authorizeHandler(e Endpoint) http.HandlerFunc {
 		}
 		id := randomID()
 		ar.expires = now.Add(PendingLoginLifetime)
+		ar.browser = bindBrowser(w, r)
 		s.prunePendingLocked(now)
 		s.pending[id] = ar
 		s.mu.Unlock()
@@ -206,6 +209,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			"This sign-in request is unknown or has expired. Return to the application and start again.")
 		return
 	}
+	if !sameBrowser(r, ar) {
+		// Login CSRF: the request id was copied into another browser's form.
+		s.mu.Unlock()
+		s.renderMessage(w, http.StatusForbidden, "Sign-in failed",
+			"This sign-in was started in another browser. Return to the application and start again.")
+		return
+	}
 	if f.Get("action") == "cancel" {
 		delete(s.pending, id)
 		s.mu.Unlock()
@@ -238,6 +248,31 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		SameSite: http.SameSiteLaxMode,
 	})
 	http.Redirect(w, r, s.callbackURL(ar.redirectURI, ar.state, url.Values{"code": {code}}), http.StatusSeeOther)
+}
+
+// bindBrowser returns the value of r's BrowserCookieName cookie, setting a
+// new random one on w when r has none. A pending sign-in remembers it, so
+// that only the browser the sign-in page was shown to can complete it.
+func bindBrowser(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(BrowserCookieName); err == nil && c.Value != "" {
+		return c.Value
+	}
+	v := randomID()
+	http.SetCookie(w, &http.Cookie{
+		Name:     BrowserCookieName,
+		Value:    v,
+		Path:     "/",
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	})
+	return v
+}
+
+// sameBrowser reports whether r comes from the browser that was shown ar's
+// sign-in page.
+func sameBrowser(r *http.Request, ar *authRequest) bool {
+	c, err := r.Cookie(BrowserCookieName)
+	return err == nil && ar.browser != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(ar.browser)) == 1
 }
 
 // sessionLocked returns the live session named by r's cookie, or nil.

@@ -116,30 +116,38 @@ func TestHostedLoginPage(t *testing.T) {
 
 var requestIDRe = regexp.MustCompile(`name="request" value="([^"]+)"`)
 
-// showLogin renders the sign-in page and returns its pending request id.
-func showLogin(t *testing.T, srv *nextidentitytest.Server, v url.Values) string {
+// showLogin renders the sign-in page and returns its pending request id and
+// a postForm edit that sends the browser cookie the page was bound to.
+func showLogin(t *testing.T, srv *nextidentitytest.Server, v url.Values) (string, func(*http.Request)) {
 	t.Helper()
 	r := get(t, srv, authURL(srv, nextidentitytest.EndpointAuthorize, v))
 	require.Equal(t, http.StatusOK, r.status)
 	m := requestIDRe.FindStringSubmatch(r.body)
 	require.NotNil(t, m)
-	return m[1]
+	var browser *http.Cookie
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == nextidentitytest.BrowserCookieName {
+			browser = c
+		}
+	}
+	require.NotNil(t, browser, "the sign-in page sets the browser cookie")
+	return m[1], func(req *http.Request) { req.AddCookie(&http.Cookie{Name: browser.Name, Value: browser.Value}) }
 }
 
 func TestLoginFormRawHTTP(t *testing.T) {
 	srv := newServer(t, nextidentitytest.Options{})
 	p := newPKCE(t)
-	id := showLogin(t, srv, authParams(p, nil))
+	id, sameBrowser := showLogin(t, srv, authParams(p, nil))
 
 	// Wrong password: the page again, with an error, same request.
-	r := postForm(t, srv, "/login", url.Values{"request": {id}, "email": {"jane@example.com"}, "password": {"nope"}}, nil)
+	r := postForm(t, srv, "/login", url.Values{"request": {id}, "email": {"jane@example.com"}, "password": {"nope"}}, sameBrowser)
 	require.Equal(t, http.StatusOK, r.status)
 	require.Contains(t, r.body, `<p id="error" role="alert">The email address or password is incorrect.</p>`)
 	require.Contains(t, r.body, `value="`+id+`"`)
 	require.Empty(t, r.header.Get("Set-Cookie"))
 
 	// Right password (email is case-insensitive): session cookie and code.
-	r = postForm(t, srv, "/login", url.Values{"request": {id}, "email": {"JANE@example.com"}, "password": {"password"}}, nil)
+	r = postForm(t, srv, "/login", url.Values{"request": {id}, "email": {"JANE@example.com"}, "password": {"password"}}, sameBrowser)
 	require.Equal(t, http.StatusSeeOther, r.status)
 	cookie := r.header.Get("Set-Cookie")
 	require.Contains(t, cookie, nextidentitytest.SessionCookieName+"=")
@@ -151,7 +159,7 @@ func TestLoginFormRawHTTP(t *testing.T) {
 	require.Equal(t, srv.Issuer(), q.Get("iss"))
 
 	// The pending request is spent.
-	r = postForm(t, srv, "/login", url.Values{"request": {id}, "email": {"jane@example.com"}, "password": {"password"}}, nil)
+	r = postForm(t, srv, "/login", url.Values{"request": {id}, "email": {"jane@example.com"}, "password": {"password"}}, sameBrowser)
 	require.Equal(t, http.StatusBadRequest, r.status)
 	require.Contains(t, r.body, "expired")
 
@@ -162,8 +170,8 @@ func TestLoginFormRawHTTP(t *testing.T) {
 
 func TestLoginCancel(t *testing.T) {
 	srv := newServer(t, nextidentitytest.Options{})
-	id := showLogin(t, srv, authParams(newPKCE(t), nil))
-	r := postForm(t, srv, "/login", url.Values{"request": {id}, "action": {"cancel"}}, nil)
+	id, sameBrowser := showLogin(t, srv, authParams(newPKCE(t), nil))
+	r := postForm(t, srv, "/login", url.Values{"request": {id}, "action": {"cancel"}}, sameBrowser)
 	q := location(t, r).Query()
 	require.Equal(t, "access_denied", q.Get("error"))
 	require.NotEmpty(t, q.Get("error_description"))
@@ -174,9 +182,9 @@ func TestLoginCancel(t *testing.T) {
 func TestPendingLoginExpires(t *testing.T) {
 	clk := newClock()
 	srv := newServer(t, nextidentitytest.Options{Now: clk.Now})
-	id := showLogin(t, srv, authParams(newPKCE(t), nil))
+	id, sameBrowser := showLogin(t, srv, authParams(newPKCE(t), nil))
 	clk.Advance(nextidentitytest.PendingLoginLifetime)
-	r := postForm(t, srv, "/login", url.Values{"request": {id}, "email": {"jane@example.com"}, "password": {"password"}}, nil)
+	r := postForm(t, srv, "/login", url.Values{"request": {id}, "email": {"jane@example.com"}, "password": {"password"}}, sameBrowser)
 	require.Equal(t, http.StatusBadRequest, r.status)
 }
 

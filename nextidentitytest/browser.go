@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 var (
@@ -23,50 +24,124 @@ var (
 	ErrInvalidCredentials = errors.New("nextidentitytest: the provider rejected the email or password")
 )
 
+// PageError is returned by the fake browser when the provider answers with
+// one of its error pages (an unknown client_id, an unregistered redirect URI,
+// an expired sign-in, ...) instead of redirecting back to the application.
+// It carries what a user would read on the page.
+type PageError struct {
+	// Status is the HTTP status of the page, e.g. 400.
+	Status int
+	// Title is the page's heading, e.g. "Invalid redirect URI".
+	Title string
+	// Message is the page's explanation, e.g. `The redirect_uri
+	// "http://127.0.0.1/cb" is not registered for this application.`
+	Message string
+}
+
+func (e *PageError) Error() string {
+	return fmt.Sprintf("nextidentitytest: the provider showed an error page (%d %s): %s", e.Status, e.Title, e.Message)
+}
+
 // maxBrowserHops bounds the redirects and form posts of one Login.
 const maxBrowserHops = 10
 
 var (
 	requestField = regexp.MustCompile(`name="request" value="([^"]*)"`)
 	errorField   = regexp.MustCompile(`<p id="error"[^>]*>([^<]*)</p>`)
+	titleField   = regexp.MustCompile(`<h1 id="title">([^<]*)</h1>`)
+	messageField = regexp.MustCompile(`<p id="message">([^<]*)</p>`)
 	signinForm   = `id="signin-form"`
 )
 
-// Login signs in like a browser would, without one: it requests authURL (an
+// Browser is a fake web browser for the provider's hosted pages: it has its
+// own cookie jar, so each Browser holds its own provider session. Several
+// Browsers let one test have several users signed in at once. Create one
+// with Server.NewBrowser; its methods are safe for concurrent use.
+//
+// A Browser only ever talks to its Server: it stops at the redirect back to
+// the application and returns it instead of following it.
+type Browser struct {
+	srv *Server
+
+	mu  sync.Mutex
+	jar http.CookieJar
+}
+
+// NewBrowser returns a new fake browser with an empty cookie jar: no
+// provider session yet.
+func (s *Server) NewBrowser() *Browser {
+	return &Browser{srv: s, jar: newJar()}
+}
+
+func newJar() http.CookieJar {
+	jar, err := cookiejar.New(nil)
+	if err != nil { // cookiejar.New never fails without options
+		panic(fmt.Sprintf("nextidentitytest: cookie jar: %v", err))
+	}
+	return jar
+}
+
+// Login is a shorthand for Login on the Server's default browser (see
+// Browser.Login). Every Server method that drives a browser uses that same
+// default browser, so its session carries over between them.
+func (s *Server) Login(ctx context.Context, authURL, email, password string) (url.Values, error) {
+	return s.browser.Login(ctx, authURL, email, password)
+}
+
+// Authorize is a shorthand for Authorize on the Server's default browser
+// (see Browser.Authorize).
+func (s *Server) Authorize(ctx context.Context, authURL string) (url.Values, error) {
+	return s.browser.Authorize(ctx, authURL)
+}
+
+// Browse is a shorthand for Browse on the Server's default browser (see
+// Browser.Browse).
+func (s *Server) Browse(ctx context.Context, rawURL string) (*url.URL, int, error) {
+	return s.browser.Browse(ctx, rawURL)
+}
+
+// ForgetSession is a shorthand for ForgetSession on the Server's default
+// browser (see Browser.ForgetSession).
+func (s *Server) ForgetSession() { s.browser.ForgetSession() }
+
+// Login signs in like a browser would: it requests authURL (an
 // authorization, registration or personal-details URL of this server), posts
-// email and password to the hosted sign-in page if it appears, and follows
-// the provider's redirects until the one to the application's redirect URI,
+// email and password to the hosted sign-in page if it appears, submits the
+// personal-details form unchanged if that appears, and follows the
+// provider's redirects until the one to the application's redirect URI,
 // which it does not request. It returns that redirect's query: code, state
 // and iss, or error, error_description and state.
 //
-// The fake browser's cookies live in the Server, so the provider session
-// started here persists: a later Login or Authorize for a URL with
-// prompt=none gets a code without credentials, until ForgetSession or a
-// logout at the end-session endpoint through this browser (see Browse).
+// The provider session started here lives in b's cookies, so a later Login
+// or Authorize through b (for example with prompt=none) gets a code without
+// credentials, until ForgetSession or a logout at the end-session endpoint
+// through b (see Browse).
 //
 // Login returns ErrInvalidCredentials when the provider rejects the
-// credentials, and an error for any other unexpected response.
-func (s *Server) Login(ctx context.Context, authURL, email, password string) (url.Values, error) {
-	return s.browse(ctx, authURL, &credentials{email, password})
+// credentials, a *PageError when the provider shows an error page, and an
+// error for any other unexpected response.
+func (b *Browser) Login(ctx context.Context, authURL, email, password string) (url.Values, error) {
+	return b.run(ctx, authURL, &credentials{email, password})
 }
 
-// Authorize is Login with the fake browser's existing session only: it never
-// submits credentials, and returns ErrLoginRequired if the sign-in page
-// appears. With prompt=none and no session, the provider itself redirects
-// with error=login_required, which Authorize returns as a query, not an error.
-func (s *Server) Authorize(ctx context.Context, authURL string) (url.Values, error) {
-	return s.browse(ctx, authURL, nil)
+// Authorize is Login with b's existing session only: it never submits
+// credentials, and returns ErrLoginRequired if the sign-in page appears.
+// With prompt=none and no session, the provider itself redirects with
+// error=login_required, which Authorize returns as a query, not an error.
+func (b *Browser) Authorize(ctx context.Context, authURL string) (url.Values, error) {
+	return b.run(ctx, authURL, nil)
 }
 
 // Browse is the fake browser's plain navigation: it requests rawURL (a URL
-// of this server) with the browser's cookies and follows the provider's
-// redirects, but submits no form. It stops at a redirect that leaves the
-// provider or goes to a registered redirect URI, and returns that target
-// without requesting it; otherwise it returns the URL of the page it ended
-// on. The int is the status of the last provider response. Use it to log the
-// fake browser out: Browse(ctx, client.LogoutURL(...)).
-func (s *Server) Browse(ctx context.Context, rawURL string) (*url.URL, int, error) {
-	hc := s.browserClient()
+// of this server) with b's cookies and follows the provider's redirects, but
+// submits no form. It stops at a redirect that leaves the provider or goes
+// to a registered redirect URI, and returns that target without requesting
+// it; otherwise it returns the URL of the page it ended on. The int is the
+// status of the last provider response. Use it to log the browser out:
+// Browse(ctx, client.LogoutURL(...)).
+func (b *Browser) Browse(ctx context.Context, rawURL string) (*url.URL, int, error) {
+	s := b.srv
+	hc := b.client()
 	u, err := s.checkOwnURL(rawURL)
 	if err != nil {
 		return nil, 0, err
@@ -91,35 +166,33 @@ func (s *Server) Browse(ctx context.Context, rawURL string) (*url.URL, int, erro
 	return nil, 0, errors.New("nextidentitytest: too many redirects")
 }
 
-// ForgetSession clears the fake browser's cookies, signing it out of the
-// provider. Server-side sessions are left alone, as when a user clears the
-// browser's cookies.
-func (s *Server) ForgetSession() {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		panic(fmt.Sprintf("nextidentitytest: cookie jar: %v", err))
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.jar = jar
+// ForgetSession clears b's cookies, signing it out of the provider.
+// Server-side sessions are left alone, as when a user clears the browser's
+// cookies.
+func (b *Browser) ForgetSession() {
+	jar := newJar()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.jar = jar
 }
 
 type credentials struct{ email, password string }
 
-func (s *Server) browserClient() *http.Client {
-	s.mu.Lock()
-	jar := s.jar
-	s.mu.Unlock()
+func (b *Browser) client() *http.Client {
+	b.mu.Lock()
+	jar := b.jar
+	b.mu.Unlock()
 	return &http.Client{
-		Transport:     s.ts.Client().Transport,
+		Transport:     b.srv.ts.Client().Transport,
 		Jar:           jar,
 		Timeout:       DefaultHTTPTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
-func (s *Server) browse(ctx context.Context, authURL string, creds *credentials) (url.Values, error) {
-	hc := s.browserClient()
+func (b *Browser) run(ctx context.Context, authURL string, creds *credentials) (url.Values, error) {
+	s := b.srv
+	hc := b.client()
 	u, err := s.checkOwnURL(authURL)
 	if err != nil {
 		return nil, err
@@ -143,7 +216,7 @@ func (s *Server) browse(ctx context.Context, authURL string, creds *credentials)
 			continue
 		}
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, signinForm) {
-			return nil, fmt.Errorf("nextidentitytest: %s %s answered %d: %s", method, u.Path, resp.StatusCode, excerpt(body))
+			return nil, pageError(method, u, resp.StatusCode, body)
 		}
 		// The hosted sign-in page.
 		if creds == nil {
@@ -171,6 +244,16 @@ func (s *Server) browse(ctx context.Context, authURL string, creds *credentials)
 		u = s.mustURL(EndpointLogin)
 	}
 	return nil, errors.New("nextidentitytest: too many redirects")
+}
+
+// pageError describes an unexpected provider response: the provider's own
+// error page as a *PageError, anything else with an excerpt of the body.
+func pageError(method string, u *url.URL, status int, body string) error {
+	t, m := titleField.FindStringSubmatch(body), messageField.FindStringSubmatch(body)
+	if t != nil && m != nil {
+		return &PageError{Status: status, Title: html.UnescapeString(t[1]), Message: html.UnescapeString(m[1])}
+	}
+	return fmt.Errorf("nextidentitytest: %s %s answered %d: %s", method, u.Path, status, excerpt(body))
 }
 
 // fetch sends one browser request and reads at most 1 MiB of the body.

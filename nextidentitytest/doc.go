@@ -10,12 +10,20 @@
 // as a "2021-01-07 20:44:35.176625 +0000" string, and the provider's exact
 // error bodies.
 //
-// Because a test has no browser, the Server carries one: Login drives the
-// hosted sign-in page with an email and password and returns the query of the
-// final redirect to the application (code, state and iss, or an OAuth error).
-// The fake browser keeps its cookies between calls, so a later request with
-// prompt=none succeeds (see Authorize) until ForgetSession is called or the
-// browser visits the end-session endpoint (see Browse).
+// Because a test has no browser, the package provides fake ones: a Browser
+// (from Server.NewBrowser) drives the hosted pages with its own cookie jar.
+// Its Login signs in on the hosted sign-in page with an email and password
+// and returns the query of the final redirect to the application (code,
+// state and iss, or an OAuth error). A Browser keeps its cookies between
+// calls, so a later request with prompt=none succeeds (see
+// Browser.Authorize) until its ForgetSession is called or it visits the
+// end-session endpoint (see Browser.Browse). Several Browsers let one test
+// have several users signed in at once. The Server's own Login, Authorize,
+// Browse and ForgetSession are shorthands for one default Browser.
+//
+// A shown sign-in page is bound to the browser it was shown to (the
+// BrowserCookieName cookie): the form posted from another browser is refused,
+// as the real provider must refuse login CSRF.
 //
 // Tests can also inject failures (FailNext), slow endpoints down
 // (SetLatency), count requests (Requests), rotate keys (RotateKeys), switch

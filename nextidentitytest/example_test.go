@@ -67,3 +67,40 @@ func ExampleServer_FailNext() {
 	// 503 application/json
 	// 1
 }
+
+// Two users signed in at once, each in a fake browser of their own.
+func ExampleServer_NewBrowser() {
+	ctx := context.Background()
+	srv := nextidentitytest.NewServer(nextidentitytest.Options{})
+	defer srv.Close()
+	srv.AddUser(nextidentitytest.User{Email: "bob@example.com", Password: "hunter2", Name: "Bob"})
+
+	client, err := nextidentity.New(ctx, srv.Config())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	for _, u := range []struct{ email, password string }{
+		{"jane@example.com", "password"},
+		{"bob@example.com", "hunter2"},
+	} {
+		browser := srv.NewBrowser()
+		req, err := client.AuthCodeURL()
+		if err != nil {
+			log.Fatal(err)
+		}
+		callback, err := browser.Login(ctx, req.URL, u.email, u.password)
+		if err != nil {
+			log.Fatal(err)
+		}
+		tok, err := client.Exchange(ctx, callback, req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(tok.IDToken.Name)
+	}
+	// Output:
+	// Jane Doe
+	// Bob
+}

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -50,6 +49,10 @@ const (
 	PendingLoginLifetime = 30 * time.Minute
 	// SessionCookieName is the name of the provider's session cookie.
 	SessionCookieName = "ni_session"
+	// BrowserCookieName is the name of the cookie that binds a shown sign-in
+	// page to the browser it was shown to: the form only works when posted
+	// with the same cookie (protection against login CSRF).
+	BrowserCookieName = "ni_browser"
 	// UpdatedAtLayout is the time layout of the "updated_at" claim, e.g.
 	// "2021-01-07 20:44:35.176625 +0000".
 	UpdatedAtLayout = "2006-01-02 15:04:05.000000 -0700"
@@ -191,7 +194,7 @@ type Server struct {
 	faults   map[Endpoint]*fault
 	latency  map[Endpoint]time.Duration
 	counts   map[Endpoint]int
-	jar      http.CookieJar
+	browser  *Browser // the default browser of Login, Authorize, Browse and ForgetSession
 
 	events eventSigner // workflow events key, see events.go
 }
@@ -256,11 +259,7 @@ func NewServer(opts Options) *Server {
 		s.addUserLocked(u)
 	}
 	s.rotateKeysLocked()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		panic(fmt.Sprintf("nextidentitytest: cookie jar: %v", err))
-	}
-	s.jar = jar
+	s.browser = s.NewBrowser()
 
 	mux := http.NewServeMux()
 	s.route(mux, EndpointDiscovery, s.handleDiscovery)
