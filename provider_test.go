@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -206,6 +207,9 @@ func provCancel(t *testing.T, srv *nextidentitytest.Server, authURL string) url.
 	t.Helper()
 	hc := srv.HTTPClient()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	jar, err := cookiejar.New(nil) // the sign-in page is bound to the browser's cookie
+	require.NoError(t, err)
+	hc.Jar = jar
 
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, authURL, nil)
 	require.NoError(t, err)

@@ -70,14 +70,21 @@ type Browser struct {
 // NewBrowser returns a new fake browser with an empty cookie jar: no
 // provider session yet.
 func (s *Server) NewBrowser() *Browser {
-	return &Browser{srv: s, jar: newJar()}
+	return &Browser{srv: s, jar: s.newJar()}
 }
 
-func newJar() http.CookieJar {
+// newJar returns an empty cookie jar holding only a BrowserCookieName
+// cookie, as if the browser had visited the provider before: concurrent
+// first sign-ins through one Browser then share one binding instead of
+// racing to set it.
+func (s *Server) newJar() http.CookieJar {
 	jar, err := cookiejar.New(nil)
 	if err != nil { // cookiejar.New never fails without options
 		panic(fmt.Sprintf("nextidentitytest: cookie jar: %v", err))
 	}
+	jar.SetCookies(s.mustURL(""), []*http.Cookie{{
+		Name: BrowserCookieName, Value: randomID(), Path: "/", HttpOnly: true,
+	}})
 	return jar
 }
 
@@ -170,7 +177,7 @@ func (b *Browser) Browse(ctx context.Context, rawURL string) (*url.URL, int, err
 // Server-side sessions are left alone, as when a user clears the browser's
 // cookies.
 func (b *Browser) ForgetSession() {
-	jar := newJar()
+	jar := b.srv.newJar()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.jar = jar
