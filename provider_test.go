@@ -108,6 +108,9 @@ func provStart(t *testing.T, opts nextidentitytest.Options, clientID string, edi
 	if clientID != "" {
 		cfg = srv.ClientConfig(clientID)
 	}
+	// The fake releases claims by scope, as the provider does: ask for the
+	// phone claims provRequireProfile checks.
+	cfg.Scopes = []string{"openid", "profile", "email", "phone"}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -282,7 +285,7 @@ func TestProviderLoginFlow(t *testing.T) {
 			require.Equal(t, "Bearer", tok.TokenType)
 			require.Len(t, tok.AccessToken, 16)
 			require.Len(t, tok.RefreshToken, 20)
-			require.Equal(t, "openid profile email", tok.Scope)
+			require.Equal(t, "openid profile email phone", tok.Scope)
 			provRequireInstant(t, exchangedAt.Add(time.Hour), tok.Expiry) // from expires_in 3600
 
 			h := provHeader(t, tok.RawIDToken)

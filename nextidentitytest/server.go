@@ -81,18 +81,25 @@ type User struct {
 	// Email and Password are the sign-in credentials. Emails match
 	// case-insensitively, passwords exactly.
 	Email, Password string
-	// Name, GivenName, FamilyName, PhoneNumber and Locale are profile
+	// Name, GivenName, FamilyName, PhoneNumber and Locale are standard
 	// claims of the ID token and the userinfo response; empty ones are left
-	// out of both.
+	// out of both. As at the real provider, the scope decides which are
+	// released (OpenID Connect Core section 5.4): "profile" releases name,
+	// given_name, family_name, locale and updated_at; "email" releases
+	// email and email_verified; "phone" releases phone_number and
+	// phone_number_verified. With scope "openid" alone, only "sub" and the
+	// custom Claims are released.
 	Name, GivenName, FamilyName, PhoneNumber string
 	Locale                                   string
 	EmailVerified, PhoneNumberVerified       bool
 	// UpdatedAt is the "updated_at" claim. Zero means the time the user was
 	// added.
 	UpdatedAt time.Time
-	// Claims are custom claims: they appear in the ID token and in the
-	// userinfo response. They cannot replace the standard claims the server
-	// sets itself (sub, email, iss, aud, ...).
+	// Claims are custom claims, as configured for the user at the provider:
+	// they appear in the ID token and in the userinfo response whatever the
+	// scope. They cannot replace the standard claims the server sets itself
+	// (sub, email, iss, aud, ...). To test an app that must not rely on a
+	// custom claim, leave it out of Claims.
 	Claims map[string]any
 }
 

@@ -292,7 +292,7 @@ func (s *Server) writeTokens(w http.ResponseWriter, c Client, u User, g grant, n
 	if alg == "HS256" && c.Secret == "" {
 		alg = "RS256" // a public client has no secret to key HMAC with
 	}
-	claims := s.idTokenClaims(u, c.ID, nonce, access, g.authTime, now)
+	claims := s.idTokenClaims(u, g.scope, c.ID, nonce, access, g.authTime, now)
 	idToken, err := s.sign(alg, claims, c.ID)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, oauthError{"server_error", err.Error()})
@@ -309,8 +309,9 @@ func (s *Server) writeTokens(w http.ResponseWriter, c Client, u User, g grant, n
 }
 
 // idTokenClaims builds the ID token claims for u issued to clientID.
-func (s *Server) idTokenClaims(u User, clientID, nonce, accessToken string, authTime, now time.Time) map[string]any {
-	m := userClaims(u)
+// Like /userinfo, it carries only the claims scope releases.
+func (s *Server) idTokenClaims(u User, scope, clientID, nonce, accessToken string, authTime, now time.Time) map[string]any {
+	m := userClaims(u, scope)
 	m["iss"] = s.issuer
 	m["aud"] = clientID
 	m["iat"] = now.Unix()

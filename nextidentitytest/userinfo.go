@@ -14,9 +14,20 @@ var reservedClaims = []string{
 	"phone_number", "phone_number_verified", "locale", "updated_at",
 }
 
-// userClaims returns the profile claims of u (as /userinfo returns them) plus
-// its custom claims. Empty string fields are omitted.
-func userClaims(u User) map[string]any {
+// scopeClaims are the standard claims each scope releases (OpenID Connect
+// Core section 5.4). The fake has no address data, so "address" releases
+// nothing.
+var scopeClaims = map[string][]string{
+	"profile": {"name", "given_name", "family_name", "locale", "updated_at"},
+	"email":   {"email", "email_verified"},
+	"phone":   {"phone_number", "phone_number_verified"},
+}
+
+// userClaims returns the claims of u that scope releases, as /userinfo
+// returns them: "sub", the user's custom claims (whatever the scope), and
+// the standard claims of each granted scope in scopeClaims. Empty string
+// fields are omitted.
+func userClaims(u User, scope string) map[string]any {
 	m := make(map[string]any, len(u.Claims)+12)
 	for k, v := range u.Claims {
 		m[k] = v
@@ -24,22 +35,31 @@ func userClaims(u User) map[string]any {
 	for _, k := range reservedClaims {
 		delete(m, k)
 	}
+	m["sub"] = u.Subject
+	std := map[string]any{
+		"email_verified":        u.EmailVerified,
+		"phone_number_verified": u.PhoneNumberVerified,
+	}
 	str := func(k, v string) {
 		if v != "" {
-			m[k] = v
+			std[k] = v
 		}
 	}
-	m["sub"] = u.Subject
 	str("name", u.Name)
 	str("given_name", u.GivenName)
 	str("family_name", u.FamilyName)
 	str("email", u.Email)
-	m["email_verified"] = u.EmailVerified
 	str("phone_number", u.PhoneNumber)
-	m["phone_number_verified"] = u.PhoneNumberVerified
 	str("locale", u.Locale)
 	if !u.UpdatedAt.IsZero() {
-		m["updated_at"] = FormatUpdatedAt(u.UpdatedAt)
+		std["updated_at"] = FormatUpdatedAt(u.UpdatedAt)
+	}
+	for _, sc := range strings.Fields(scope) {
+		for _, k := range scopeClaims[sc] {
+			if v, ok := std[k]; ok {
+				m[k] = v
+			}
+		}
 	}
 	return m
 }
@@ -66,11 +86,13 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	g := s.access[token]
 	var (
-		u  User
-		ok bool
+		u     User
+		ok    bool
+		scope string
 	)
 	if g != nil && s.now().Before(g.expires) {
 		u, ok = s.userBySubjectLocked(g.sub)
+		scope = g.scope
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -78,5 +100,5 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		writeRawJSON(w, http.StatusUnauthorized, bodyUnauthorized)
 		return
 	}
-	writeJSON(w, http.StatusOK, userClaims(u))
+	writeJSON(w, http.StatusOK, userClaims(u, scope))
 }

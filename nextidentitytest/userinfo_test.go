@@ -23,16 +23,15 @@ func TestUserInfo(t *testing.T) {
 			var got map[string]any
 			require.NoError(t, json.Unmarshal([]byte(r.body), &got))
 			require.Equal(t, map[string]any{
-				"sub":                   nextidentitytest.DefaultUserSubject,
-				"name":                  "Jane Doe",
-				"given_name":            "Jane",
-				"family_name":           "Doe",
-				"email":                 "jane@example.com",
-				"email_verified":        true,
-				"phone_number_verified": false,
-				"locale":                "en-US",
-				"updated_at":            "2021-01-07 20:44:35.176625 +0000",
-				"membership":            "gold",
+				"sub":            nextidentitytest.DefaultUserSubject,
+				"name":           "Jane Doe",
+				"given_name":     "Jane",
+				"family_name":    "Doe",
+				"email":          "jane@example.com",
+				"email_verified": true,
+				"locale":         "en-US",
+				"updated_at":     "2021-01-07 20:44:35.176625 +0000",
+				"membership":     "gold",
 			}, got)
 		}
 	}
@@ -87,7 +86,7 @@ func TestAddUserAndCustomClaims(t *testing.T) {
 		Claims:              map[string]any{"tier": 3, "roles": []string{"a", "b"}, "email": "spoof@example.com", "sub": "spoof"},
 	})
 	p := newPKCE(t)
-	q, err := srv.Login(t.Context(), authURL(srv, nextidentitytest.EndpointAuthorize, authParams(p, nil)), "Bob@Example.com", "hunter2")
+	q, err := srv.Login(t.Context(), authURL(srv, nextidentitytest.EndpointAuthorize, authParams(p, map[string]string{"scope": "openid profile email phone"})), "Bob@Example.com", "hunter2")
 	require.NoError(t, err)
 	tk := exchange(t, srv, q.Get("code"), p)
 	_, idc := verify(t, srv, tk.IDToken)
