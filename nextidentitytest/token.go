@@ -30,6 +30,9 @@ type authCode struct {
 	authTime    time.Time
 	expires     time.Time
 	used        bool
+	// failure is why the first redemption failed ("" if it succeeded), so
+	// that a second presentation can say why the code is spent.
+	failure string
 }
 
 // grant is what an access or refresh token stands for. family is the
@@ -178,8 +181,9 @@ func (s *Server) exchangeCode(w http.ResponseWriter, f url.Values, c Client) {
 	}
 	if ac.used {
 		s.revokeFamilyLocked(code)
+		failure := ac.failure
 		s.mu.Unlock()
-		invalidGrant(w, "The authorization code has already been used.")
+		invalidGrant(w, spentCodeDescription(failure))
 		return
 	}
 	ac.used = true // every redemption attempt burns the code
@@ -199,6 +203,7 @@ func (s *Server) exchangeCode(w http.ResponseWriter, f url.Values, c Client) {
 		problem = "The user no longer exists."
 	}
 	if problem != "" {
+		ac.failure = problem
 		s.mu.Unlock()
 		invalidGrant(w, problem)
 		return
@@ -207,6 +212,19 @@ func (s *Server) exchangeCode(w http.ResponseWriter, f url.Values, c Client) {
 	access, refresh := s.issueTokensLocked(g, now)
 	s.mu.Unlock()
 	s.writeTokens(w, c, u, g, ac.nonce, access, refresh, now)
+}
+
+// spentCodeDescription is the error_description for a code presented again.
+// When the first redemption failed, it names that failure: clients such as
+// golang.org/x/oauth2 retry a failed exchange with another client
+// authentication style, and would otherwise only ever report "already used"
+// and never the real reason.
+func spentCodeDescription(firstFailure string) string {
+	const used = "The authorization code has already been used."
+	if firstFailure == "" {
+		return used
+	}
+	return used + " Its first redemption failed: " + firstFailure
 }
 
 func (s *Server) refreshTokens(w http.ResponseWriter, f url.Values, c Client) {

@@ -273,16 +273,6 @@ func TestTokenErrors(t *testing.T) {
 	})
 }
 
-func TestFailedRedemptionBurnsTheCode(t *testing.T) {
-	srv := newServer(t, nextidentitytest.Options{})
-	p := newPKCE(t)
-	code := login(t, srv, p, nil).Get("code")
-	r := postForm(t, srv, "/token", codeForm(code, newPKCE(t)), basic("test-client", "test-secret"))
-	require.Equal(t, http.StatusBadRequest, r.status)
-	r = postForm(t, srv, "/token", codeForm(code, p), basic("test-client", "test-secret"))
-	require.Equal(t, `{"error":"invalid_grant","error_description":"The authorization code has already been used."}`, r.body)
-}
-
 func TestClientSecretEncoding(t *testing.T) {
 	const id, secret = "app:one%+é", "s3:cr%et+with é & = ü"
 	srv := newServer(t, nextidentitytest.Options{Clients: []nextidentitytest.Client{
