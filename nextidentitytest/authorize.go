@@ -31,8 +31,12 @@ type authRequest struct {
 	scope       string
 	accessType  string
 	loginHint   string
-	browser     string // BrowserCookieName value of the browser that was shown the page
-	expires     time.Time
+	// sub and authTime are set once the user is signed in on a
+	// personal-details request: the pending request then edits that user.
+	sub      string
+	authTime time.Time
+	browser  string // BrowserCookieName value of the browser that was shown the page
+	expires  time.Time
 }
 
 // session is the provider's browser session, referenced by the session
@@ -161,6 +165,19 @@ func (s *Server) authorizeHandler(e Endpoint) http.HandlerFunc {
 		s.mu.Lock()
 		now := s.now()
 		if sess := s.sessionLocked(r, now); sess != nil && !promptLogin && (maxAge < 0 || now.Sub(sess.authTime) <= maxAge) {
+			if e == EndpointPersonalDetails {
+				// Signed in already: straight to the profile form.
+				id := randomID()
+				ar.sub, ar.authTime = sess.sub, sess.authTime
+				ar.expires = now.Add(PendingLoginLifetime)
+				ar.browser = bindBrowser(w, r)
+				s.prunePendingLocked(now)
+				s.pending[id] = ar
+				u, _ := s.userBySubjectLocked(sess.sub) // sessionLocked checked it exists
+				s.mu.Unlock()
+				s.renderProfile(w, http.StatusOK, id, u, "")
+				return
+			}
 			code := s.issueCodeLocked(ar, sess.sub, sess.authTime, now)
 			s.mu.Unlock()
 			http.Redirect(w, r, s.callbackURL(redirectURI, state, url.Values{"code": {code}}), http.StatusFound)
@@ -177,7 +194,7 @@ func (s *Server) authorizeHandler(e Endpoint) http.HandlerFunc {
 		s.prunePendingLocked(now)
 		s.pending[id] = ar
 		s.mu.Unlock()
-		s.renderLogin(w, http.StatusOK, id, ar, ar.loginHint, "")
+		s.renderForm(w, id, ar, User{Email: ar.loginHint}, "")
 	}
 }
 
@@ -225,18 +242,39 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		}), http.StatusSeeOther)
 		return
 	}
+	switch f.Get("action") {
+	case "signup":
+		s.handleSignUpLocked(w, r, id, ar, now) // unlocks
+		return
+	case "save":
+		s.handleSaveProfileLocked(w, r, id, ar, now) // unlocks
+		return
+	}
 	email := f.Get("email")
 	u, ok := s.userByCredentialsLocked(email, f.Get("password"))
 	if !ok {
 		s.mu.Unlock()
-		s.renderLogin(w, http.StatusOK, id, ar, email, "The email address or password is incorrect.")
+		s.renderForm(w, id, ar, User{Email: email}, "The email address or password is incorrect.")
 		return
 	}
-	delete(s.pending, id)
+	s.signInLocked(w, r, id, ar, u, now) // unlocks
+}
+
+// signInLocked starts a provider session for u after a successful sign-in
+// or sign-up on ar's page. For a personal-details request it then shows the
+// profile form; otherwise it sends the browser back to the application with
+// a code. It unlocks s.mu.
+func (s *Server) signInLocked(w http.ResponseWriter, r *http.Request, id string, ar *authRequest, u User, now time.Time) {
 	sid := randomID()
 	s.pruneSessionsLocked(now)
 	s.sessions[sid] = &session{sub: u.Subject, authTime: now, expires: now.Add(SessionLifetime)}
-	code := s.issueCodeLocked(ar, u.Subject, now, now)
+	var code string
+	if ar.endpoint == EndpointPersonalDetails {
+		ar.sub, ar.authTime = u.Subject, now // the same pending request now edits u
+	} else {
+		delete(s.pending, id)
+		code = s.issueCodeLocked(ar, u.Subject, now, now)
+	}
 	s.mu.Unlock()
 
 	http.SetCookie(w, &http.Cookie{
@@ -247,6 +285,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	})
+	if code == "" {
+		s.renderProfile(w, http.StatusOK, id, u, "")
+		return
+	}
 	http.Redirect(w, r, s.callbackURL(ar.redirectURI, ar.state, url.Values{"code": {code}}), http.StatusSeeOther)
 }
 
@@ -349,11 +391,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, status int, id string, ar *a
 		Email:     email,
 		Error:     errMsg,
 	}
-	switch ar.endpoint {
-	case EndpointRegister:
-		p.Title, p.Heading = "Create account", "Create your account"
-		p.Intro = "Create an account for " + ar.clientID + ", or sign in if you already have one."
-	case EndpointPersonalDetails:
+	if ar.endpoint == EndpointPersonalDetails {
 		p.Title, p.Heading = "Personal details", "Your personal details"
 		p.Intro = "Sign in to review and update your personal details."
 	}

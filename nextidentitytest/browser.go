@@ -22,6 +22,10 @@ var (
 	// ErrInvalidCredentials is returned by Login when the provider rejects
 	// the email and password.
 	ErrInvalidCredentials = errors.New("nextidentitytest: the provider rejected the email or password")
+	// ErrSignUpRejected is returned by SignUp when the provider shows the
+	// sign-up form again with an error, e.g. because an account with the
+	// email address exists. The error's text includes the message shown.
+	ErrSignUpRejected = errors.New("nextidentitytest: the provider rejected the sign-up")
 )
 
 // PageError is returned by the fake browser when the provider answers with
@@ -46,7 +50,6 @@ func (e *PageError) Error() string {
 const maxBrowserHops = 10
 
 var (
-	requestField = regexp.MustCompile(`name="request" value="([^"]*)"`)
 	errorField   = regexp.MustCompile(`<p id="error"[^>]*>([^<]*)</p>`)
 	titleField   = regexp.MustCompile(`<h1 id="title">([^<]*)</h1>`)
 	messageField = regexp.MustCompile(`<p id="message">([^<]*)</p>`)
@@ -107,6 +110,18 @@ func (s *Server) Browse(ctx context.Context, rawURL string) (*url.URL, int, erro
 	return s.browser.Browse(ctx, rawURL)
 }
 
+// SignUp is a shorthand for SignUp on the Server's default browser (see
+// Browser.SignUp).
+func (s *Server) SignUp(ctx context.Context, registerURL, name, email, password string) (url.Values, error) {
+	return s.browser.SignUp(ctx, registerURL, name, email, password)
+}
+
+// EditProfile is a shorthand for EditProfile on the Server's default browser
+// (see Browser.EditProfile).
+func (s *Server) EditProfile(ctx context.Context, personalDetailsURL string, changes map[string]string) (url.Values, error) {
+	return s.browser.EditProfile(ctx, personalDetailsURL, changes)
+}
+
 // ForgetSession is a shorthand for ForgetSession on the Server's default
 // browser (see Browser.ForgetSession).
 func (s *Server) ForgetSession() { s.browser.ForgetSession() }
@@ -128,7 +143,40 @@ func (s *Server) ForgetSession() { s.browser.ForgetSession() }
 // credentials, a *PageError when the provider shows an error page, and an
 // error for any other unexpected response.
 func (b *Browser) Login(ctx context.Context, authURL, email, password string) (url.Values, error) {
-	return b.run(ctx, authURL, &credentials{email, password})
+	return b.run(ctx, authURL, goal{signIn: &credentials{email, password}})
+}
+
+// SignUp creates an account like a browser would: it requests registerURL
+// (a registration URL of this server, with the /authorize parameters), fills
+// the hosted sign-up form with name, email and password, and returns the
+// query of the provider's redirect to the application, like Login. The new
+// account is signed in: b now holds its provider session. It gets a random
+// UUID subject, the given name, email and password, EmailVerified false and
+// updated_at the time of sign-up.
+//
+// If b already has a provider session, the provider skips the form and
+// redirects with a code for the signed-in user, as the real one does.
+// SignUp returns ErrSignUpRejected (with the page's message) when the
+// provider refuses the form, for example for an email address that already
+// has an account.
+func (b *Browser) SignUp(ctx context.Context, registerURL, name, email, password string) (url.Values, error) {
+	return b.run(ctx, registerURL, goal{signUp: &signUpDetails{name, email, password}})
+}
+
+// EditProfile edits the signed-in user's personal details like a browser
+// would: it requests personalDetailsURL (a personal-details URL of this
+// server, with the /authorize parameters), sets the form's fields named in
+// changes, keyed by the claim they set ("name", "given_name",
+// "family_name", "phone_number", "locale"), saves, and returns the query of
+// the provider's redirect to the application, like Login. Fields not in
+// changes keep their values; the user's updated_at changes when a value
+// did. EditProfile needs b's provider session (see Login) and returns
+// ErrLoginRequired without one.
+func (b *Browser) EditProfile(ctx context.Context, personalDetailsURL string, changes map[string]string) (url.Values, error) {
+	if changes == nil {
+		changes = map[string]string{}
+	}
+	return b.run(ctx, personalDetailsURL, goal{profile: changes})
 }
 
 // Authorize is Login with b's existing session only: it never submits
@@ -136,7 +184,7 @@ func (b *Browser) Login(ctx context.Context, authURL, email, password string) (u
 // With prompt=none and no session, the provider itself redirects with
 // error=login_required, which Authorize returns as a query, not an error.
 func (b *Browser) Authorize(ctx context.Context, authURL string) (url.Values, error) {
-	return b.run(ctx, authURL, nil)
+	return b.run(ctx, authURL, goal{})
 }
 
 // Browse is the fake browser's plain navigation: it requests rawURL (a URL
@@ -197,7 +245,16 @@ func (b *Browser) client() *http.Client {
 	}
 }
 
-func (b *Browser) run(ctx context.Context, authURL string, creds *credentials) (url.Values, error) {
+// goal is what the fake browser does on the provider's forms.
+type goal struct {
+	signIn  *credentials      // nil: never sign in (ErrLoginRequired)
+	signUp  *signUpDetails    // non-nil: fill the sign-up form, not the sign-in form
+	profile map[string]string // changes for the personal-details form; nil submits it unchanged
+}
+
+type signUpDetails struct{ name, email, password string }
+
+func (b *Browser) run(ctx context.Context, authURL string, g goal) (url.Values, error) {
 	s := b.srv
 	hc := b.client()
 	u, err := s.checkOwnURL(authURL)
@@ -205,7 +262,7 @@ func (b *Browser) run(ctx context.Context, authURL string, creds *credentials) (
 		return nil, err
 	}
 	method, form := http.MethodGet, url.Values(nil)
-	submitted := false
+	submitted := map[string]bool{}
 	for range maxBrowserHops {
 		resp, body, err := s.fetch(ctx, hc, method, u, form)
 		if err != nil {
@@ -222,35 +279,115 @@ func (b *Browser) run(ctx context.Context, authURL string, creds *credentials) (
 			method, form, u = http.MethodGet, nil, loc
 			continue
 		}
-		if resp.StatusCode != http.StatusOK || !strings.Contains(body, signinForm) {
+		if resp.StatusCode != http.StatusOK {
 			return nil, pageError(method, u, resp.StatusCode, body)
 		}
-		// The hosted sign-in page.
-		if creds == nil {
-			return nil, ErrLoginRequired
-		}
-		if submitted {
-			msg := "no message shown"
-			if m := errorField.FindStringSubmatch(body); m != nil {
-				msg = html.UnescapeString(m[1])
+		form, err = g.fill(body, submitted)
+		if err != nil {
+			if errors.Is(err, errNoForm) {
+				return nil, pageError(method, u, resp.StatusCode, body)
 			}
-			return nil, fmt.Errorf("%w (%s)", ErrInvalidCredentials, msg)
+			return nil, err
 		}
-		m := requestField.FindStringSubmatch(body)
-		if m == nil {
-			return nil, errors.New("nextidentitytest: sign-in page without a request id")
-		}
-		submitted = true
-		method = http.MethodPost
-		form = url.Values{
-			"request":  {html.UnescapeString(m[1])},
-			"email":    {creds.email},
-			"password": {creds.password},
-			"action":   {"signin"},
-		}
-		u = s.mustURL(EndpointLogin)
+		method, u = http.MethodPost, s.mustURL(EndpointLogin)
 	}
 	return nil, errors.New("nextidentitytest: too many redirects")
+}
+
+// errNoForm means a page has none of the provider's forms.
+var errNoForm = errors.New("nextidentitytest: no form on the page")
+
+// fill picks the form on a hosted page that g calls for and returns it
+// filled in. submitted records the forms already posted: the same form
+// again means the provider refused it, and fill returns why.
+func (g goal) fill(body string, submitted map[string]bool) (url.Values, error) {
+	shownError := func() string {
+		if m := errorField.FindStringSubmatch(body); m != nil {
+			return html.UnescapeString(m[1])
+		}
+		return "no message shown"
+	}
+	var id, action string
+	switch {
+	case strings.Contains(body, `id="profile-form"`):
+		id, action = "profile-form", "save"
+	case g.signUp != nil && strings.Contains(body, `id="signup-form"`):
+		id, action = "signup-form", "signup"
+	case g.signUp != nil && strings.Contains(body, signinForm):
+		return nil, errors.New("nextidentitytest: the provider showed a sign-in page without a sign-up form (use a registration URL)")
+	case strings.Contains(body, signinForm):
+		id, action = "signin-form", "signin"
+	default:
+		return nil, errNoForm
+	}
+	if action == "signin" && g.signIn == nil {
+		return nil, ErrLoginRequired
+	}
+	if submitted[id] {
+		switch action {
+		case "signin":
+			return nil, fmt.Errorf("%w (%s)", ErrInvalidCredentials, shownError())
+		case "signup":
+			return nil, fmt.Errorf("%w (%s)", ErrSignUpRejected, shownError())
+		default:
+			return nil, fmt.Errorf("nextidentitytest: the provider refused the personal details (%s)", shownError())
+		}
+	}
+	submitted[id] = true
+	f := formValues(body, id)
+	if f.Get("request") == "" {
+		return nil, errors.New("nextidentitytest: form " + id + " without a request id")
+	}
+	switch action {
+	case "signin":
+		f.Set("email", g.signIn.email)
+		f.Set("password", g.signIn.password)
+	case "signup":
+		f.Set("name", g.signUp.name)
+		f.Set("email", g.signUp.email)
+		f.Set("password", g.signUp.password)
+	case "save":
+		for k, v := range g.profile {
+			if _, ok := f[k]; !ok || k == "request" {
+				return nil, fmt.Errorf("nextidentitytest: the personal-details form has no field %q", k)
+			}
+			f.Set(k, v)
+		}
+	}
+	f.Set("action", action)
+	return f, nil
+}
+
+var (
+	inputTag  = regexp.MustCompile(`<input\b[^>]*>`)
+	nameAttr  = regexp.MustCompile(`\bname="([^"]*)"`)
+	valueAttr = regexp.MustCompile(`\bvalue="([^"]*)"`)
+)
+
+// formValues returns the named inputs of the form with the given id and
+// their current values, as a browser would submit them untouched.
+func formValues(body, id string) url.Values {
+	v := url.Values{}
+	i := strings.Index(body, `id="`+id+`"`)
+	if i < 0 {
+		return v
+	}
+	block := body[i:]
+	if j := strings.Index(block, "</form>"); j >= 0 {
+		block = block[:j]
+	}
+	for _, tag := range inputTag.FindAllString(block, -1) {
+		n := nameAttr.FindStringSubmatch(tag)
+		if n == nil {
+			continue
+		}
+		val := ""
+		if m := valueAttr.FindStringSubmatch(tag); m != nil {
+			val = html.UnescapeString(m[1])
+		}
+		v.Add(html.UnescapeString(n[1]), val)
+	}
+	return v
 }
 
 // pageError describes an unexpected provider response: the provider's own

@@ -21,6 +21,13 @@
 // have several users signed in at once. The Server's own Login, Authorize,
 // Browse and ForgetSession are shorthands for one default Browser.
 //
+// The hosted screens work as the provider's do: /register shows a sign-up
+// form (name, email, password) that creates the account and signs it in
+// (Browser.SignUp), and /personal-details shows the signed-in user's profile
+// form, which updates the user and updated_at and then redirects with a code
+// (Browser.EditProfile). Scopes decide the claims of the ID token and of
+// /userinfo (OpenID Connect Core section 5.4; see User).
+//
 // A shown sign-in page is bound to the browser it was shown to (the
 // BrowserCookieName cookie): the form posted from another browser is refused,
 // as the real provider must refuse login CSRF.
