@@ -266,7 +266,6 @@ func NewServer(opts Options) *Server {
 		s.addUserLocked(u)
 	}
 	s.rotateKeysLocked()
-	s.browser = s.NewBrowser()
 
 	mux := http.NewServeMux()
 	s.route(mux, EndpointDiscovery, s.handleDiscovery)
@@ -286,6 +285,7 @@ func NewServer(opts Options) *Server {
 		s.ts.Listener = opts.Listener
 	}
 	s.URL = "http://" + s.ts.Listener.Addr().String()
+	s.browser = s.NewBrowser() // needs s.URL for its cookies
 	s.issuer = s.URL
 	if opts.IssuerTrailingSlash {
 		s.issuer += "/"
