@@ -31,13 +31,10 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// TestBrowserSignInAndOut drives headless Chromium through the main job:
-// `go run ./examples/webapp` with its embedded provider. It opens the app,
-// signs in on the hosted-login page, checks the profile, and signs out.
-func TestBrowserSignInAndOut(t *testing.T) {
-	exe := chromiumPath(t)
-	base, stop := runApp(t)
-
+// newChromium starts headless Chromium and returns a context for its first
+// tab, bounded to a minute.
+func newChromium(t *testing.T, exe string) context.Context {
+	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.Flag("headless", true),
@@ -50,12 +47,22 @@ func TestBrowserSignInAndOut(t *testing.T) {
 		chromedp.Flag("disable-dev-shm-usage", true),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancelCtx()
+	t.Cleanup(cancelCtx)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
+	return ctx
+}
 
+// TestBrowserSignInAndOut drives headless Chromium through the main job:
+// `go run ./examples/webapp` with its embedded provider. It opens the app,
+// signs in on the hosted-login page, checks the profile, and signs out.
+func TestBrowserSignInAndOut(t *testing.T) {
+	exe := chromiumPath(t)
+	base, stop := runApp(t)
+
+	ctx := newChromium(t, exe)
 	text := func(id string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))

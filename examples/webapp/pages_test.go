@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-kit/nextidentity/nextidentitytest"
+)
+
+// signIn runs the sign-in of the test user and lands on the profile.
+func (ta *testApp) signIn(t *testing.T) {
+	t.Helper()
+	resp, _ := ta.do(t, http.MethodGet, "/login?return_to=%2Fprofile")
+	q, err := ta.provider.Login(context.Background(), resp.Header.Get("Location"), "ada@example.com", "correct horse")
+	require.NoError(t, err)
+	resp, _ = ta.do(t, http.MethodGet, "/callback?"+q.Encode())
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+}
+
+func TestSecurityHeadersOnEveryPage(t *testing.T) {
+	ta := startApp(t)
+	for _, target := range []string{"/", "/signed-out", "/nope", "/callback?code=x&state=y", "/profile"} {
+		t.Run(target, func(t *testing.T) {
+			resp, _ := ta.do(t, http.MethodGet, target)
+			csp := resp.Header.Get("Content-Security-Policy")
+			require.Contains(t, csp, "frame-ancestors 'none'")
+			require.Contains(t, csp, "form-action 'self' "+ta.provider.URL, "logout's redirect to the provider must be allowed")
+			require.Equal(t, "no-referrer", resp.Header.Get("Referrer-Policy"))
+			require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+		})
+	}
+}
+
+func TestStyledErrorPages(t *testing.T) {
+	ta := startApp(t)
+	tests := []struct {
+		method, target string
+		status         int
+		title          string
+	}{
+		{http.MethodGet, "/no/such/page", http.StatusNotFound, "Page not found"},
+		{http.MethodGet, "/logout", http.StatusMethodNotAllowed, "Not allowed"},
+		{http.MethodDelete, "/profile", http.StatusMethodNotAllowed, "Not allowed"},
+		{http.MethodGet, "/callback?code=x&state=y", http.StatusBadRequest, "Sign-in failed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.target, func(t *testing.T) {
+			resp, body := ta.do(t, tc.method, tc.target)
+			require.Equal(t, tc.status, resp.StatusCode)
+			require.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+			require.Contains(t, body, `<h1 id="message-title">`+tc.title+`</h1>`)
+			require.Contains(t, body, `id="retry"`, "error pages offer Try again")
+		})
+	}
+}
+
+func TestCrossSitePostsRefused(t *testing.T) {
+	ta := startApp(t)
+	ta.signIn(t)
+	for _, target := range []string{"/logout", "/refresh"} {
+		req, err := http.NewRequest(http.MethodPost, ta.base+target, nil)
+		require.NoError(t, err)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		for _, c := range ta.cookies {
+			req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		}
+		resp, err := ta.hc.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, target)
+	}
+	resp, _ := ta.do(t, http.MethodGet, "/profile")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "a refused cross-site logout left the session alone")
+}
+
+func TestProfileRefreshNowAndClaims(t *testing.T) {
+	ta := startApp(t)
+	ta.signIn(t)
+	_, body := ta.do(t, http.MethodGet, "/profile")
+	require.Contains(t, body, `id="access-expires"`)
+	require.Contains(t, body, `id="refresh"`)
+	require.Contains(t, body, "<code>iss</code>", "the ID token's claims are listed")
+	before := ta.provider.Requests(nextidentitytest.EndpointToken)
+
+	resp, _ := ta.do(t, http.MethodPost, "/refresh")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/profile", resp.Header.Get("Location"))
+	require.Equal(t, before+1, ta.provider.Requests(nextidentitytest.EndpointToken))
+	resp, _ = ta.do(t, http.MethodGet, "/profile")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// TestUserInfoRefusedDoesNotLoop: when /userinfo answers 401 the profile
+// says so and stays signed in, instead of signing in again for ever.
+func TestUserInfoRefusedDoesNotLoop(t *testing.T) {
+	ta := startApp(t)
+	ta.signIn(t)
+	exchanges := ta.provider.Requests(nextidentitytest.EndpointToken)
+	ta.provider.FailNext(nextidentitytest.EndpointUserInfo, 1, http.StatusUnauthorized, `{"error":"invalid_token"}`)
+	resp, body := ta.do(t, http.MethodGet, "/profile")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, body, `id="userinfo-error"`)
+	require.Contains(t, body, `<td id="name">Ada Lovelace</td>`, "the ID token's claims still show")
+	require.Equal(t, exchanges, ta.provider.Requests(nextidentitytest.EndpointToken), "no new sign-in")
+}
