@@ -18,20 +18,18 @@ import (
 //   - 503 when the session store cannot answer;
 //   - 500 otherwise (ErrSessionTooLarge among them: a deployment problem).
 func StatusCode(err error) int {
-	var pe *nextidentity.Error
 	switch {
 	case errors.Is(err, nextidentity.ErrAccessDenied), errors.Is(err, nextidentity.ErrLoginRequired),
 		errors.Is(err, ErrCrossSite):
 		return http.StatusForbidden
 	case errors.Is(err, ErrNoLoginState), errors.Is(err, ErrTampered), errors.Is(err, ErrExpired),
-		errors.Is(err, nextidentity.ErrStateMismatch), errors.Is(err, nextidentity.ErrMissingCode),
-		errors.Is(err, nextidentity.ErrIssuerMismatch) && !errors.Is(err, nextidentity.ErrInvalidIDToken):
+		errors.Is(err, nextidentity.ErrInvalidCallback):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrLoginLoop):
 		return http.StatusTooManyRequests
 	case errors.Is(err, ErrStoreUnavailable):
 		return http.StatusServiceUnavailable
-	case errors.As(err, &pe), errors.Is(err, nextidentity.ErrInvalidIDToken),
+	case errors.Is(err, nextidentity.ErrProvider), errors.Is(err, nextidentity.ErrInvalidIDToken),
 		errors.Is(err, nextidentity.ErrMalformedResponse), errors.Is(err, nextidentity.ErrResponseTooLarge):
 		return http.StatusBadGateway
 	}
