@@ -201,10 +201,10 @@ func TestCallbackFailures(t *testing.T) {
 			return pd.q, []*http.Cookie{pd.cookie}
 		}, nextidentity.ErrInvalidClient, http.StatusBadGateway, 1, false},
 	}
+	rec := &errRecorder{}
+	p, apps := startApps(t, 1, nil, rec.option)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &errRecorder{}
-			p, apps := startApps(t, 1, nil, rec.option)
 			pd := startPending(t, p, apps[0], rec)
 			q, cookies := tc.prepare(t, pd)
 			before := p.Requests(nextidentitytest.EndpointToken)

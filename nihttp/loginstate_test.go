@@ -72,10 +72,10 @@ func TestPlantedCookies(t *testing.T) {
 		{"insecure cookies", func(c *nihttp.Config) { c.InsecureCookie = true }, ""},
 	}
 	for _, cfg := range configs {
+		p, apps := startApps(t, 1, nil, cfg.opt)
 		for _, tc := range tests {
 			for _, value := range []string{"planted", strings.Repeat("A", 200)} {
 				t.Run(cfg.name+"/"+tc.name+"/"+value[:7], func(t *testing.T) {
-					p, apps := startApps(t, 1, nil, cfg.opt)
 					a, b := apps[0], newBrowser(t)
 					authURL := b.startLogin(a, "/private/x")
 					var login string
