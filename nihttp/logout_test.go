@@ -204,6 +204,15 @@ func TestLogoutStoreDown(t *testing.T) {
 			before := b.sessionCookies(a)
 
 			store.set(tc.down, tc.deleteDown)
+			if tc.down {
+				// Pages answer 503 too: never "signed out", never a
+				// redirect to the provider.
+				resp, body := b.get(a.url + "/private/x")
+				require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+				require.Empty(t, resp.Header.Get("Location"))
+				require.ErrorIs(t, rec.take()[0], nihttp.ErrStoreUnavailable)
+				requireQuietBody(t, resp, body, nil, nil)
+			}
 			resp, body := b.do(http.MethodPost, a.url+"/logout", http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {a.url}})
 			require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 			errs := rec.take()

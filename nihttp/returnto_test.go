@@ -1,6 +1,7 @@
 package nihttp_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -33,6 +34,8 @@ var returnToAttacks = []struct {
 	{"encoded backslash", "/%5Cevil.com"},
 	{"encoded tab", "/%09/evil.com"},
 	{"encoded dot-segments", "/%2e%2e/%2e%2e//evil.com"},
+	{"invalid escape then double slash", "/%zz//evil.com"},
+	{"stray percent then double slash", "/%//evil.com"},
 	{"scheme-relative", "//evil.com"},
 	{"scheme-relative with path", "//evil.com/login"},
 	{"triple slash", "///evil.com"},
@@ -77,6 +80,9 @@ var returnToKept = []struct {
 	{"encoded characters", "/search?q=a%20b&x=%2F", "/search?q=a%20b&x=%2F"},
 	{"percent-encoded slash in path", "/files/a%2Fb", "/files/a%2Fb"},
 	{"dot-segments cleaned", "/a/./b/../c", "/a/c"},
+	{"at sign", "/@evil.com", "/@evil.com"},
+	{"colon", "/a:b", "/a:b"},
+	{"invalid escape", "/%zz", "/%zz"},
 	{"empty", "", "/"},
 	{"missing default", "\x00omit", "/"},
 }
@@ -92,8 +98,10 @@ func signInTo(t *testing.T, p *provider, a *app, returnTo string) string {
 	}
 	resp, _ := b.get(target)
 	require.Equal(t, http.StatusFound, resp.StatusCode)
-	resp = b.finish(p, a, resp.Header.Get("Location"), nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword)
-	require.Equal(t, http.StatusFound, resp.StatusCode, "the sign-in failed")
+	q, err := p.Login(context.Background(), resp.Header.Get("Location"), nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword)
+	require.NoError(t, err)
+	resp, body := b.rawGet(a.url + "/callback?" + q.Encode())
+	require.Equal(t, http.StatusFound, resp.StatusCode, "the sign-in failed: %s", body)
 	require.True(t, b.signedIn(a))
 	return resp.Header.Get("Location")
 }
