@@ -111,6 +111,9 @@ func TestLoginLoopGuard(t *testing.T) {
 		finish bool // each sign-in comes back to the callback
 	}{
 		{"finished sign-ins", true},
+		// Sign-ins started and never finished: their login cookies pile
+		// up and are pruned, and the guard must still count them.
+		{"abandoned sign-ins", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
