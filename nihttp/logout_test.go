@@ -43,7 +43,10 @@ func TestLogoutEndsSession(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, apps := startApps(t, 1, nil, tc.opt)
+			var ended []*nihttp.Session
+			p, apps := startApps(t, 1, nil, tc.opt, func(c *nihttp.Config) {
+				c.OnLogout = func(_ http.ResponseWriter, _ *http.Request, s *nihttp.Session) { ended = append(ended, s) }
+			})
 			a, b := apps[0], newBrowser(t)
 			b.signIn(p, a)
 			thief := newBrowser(t)
@@ -60,6 +63,9 @@ func TestLogoutEndsSession(t *testing.T) {
 			require.Empty(t, b.sessionCookies(a))
 			require.False(t, b.signedIn(a))
 			require.Equal(t, tc.copyWorks, thief.signedIn(a), "a copied session cookie after logout")
+			require.Len(t, ended, 1, "OnLogout runs once")
+			require.NotNil(t, ended[0])
+			require.Equal(t, nextidentitytest.DefaultUserSubject, ended[0].Subject)
 
 			// The provider's session ended too: signing in asks again.
 			_, err := p.Authorize(context.Background(), b.startLogin(a, ""))
@@ -170,13 +176,17 @@ func TestLogoutSignedOut(t *testing.T) {
 	for _, st := range stores {
 		for _, tc := range tests {
 			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
-				p, apps := startApps(t, 1, nil, st.opt)
+				var ended []*nihttp.Session
+				p, apps := startApps(t, 1, nil, st.opt, func(c *nihttp.Config) {
+					c.OnLogout = func(_ http.ResponseWriter, _ *http.Request, s *nihttp.Session) { ended = append(ended, s) }
+				})
 				a, b := apps[0], newBrowser(t)
 				if tc.plant != nil {
 					b.plant(a, tc.plant)
 				}
 				requireEndSession(t, p, a, b.logout(a))
 				require.Empty(t, b.sessionCookies(a))
+				require.Equal(t, []*nihttp.Session{nil}, ended, "OnLogout runs once, with no session")
 			})
 		}
 	}

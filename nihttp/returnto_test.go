@@ -166,6 +166,34 @@ func TestReturnToRawQuery(t *testing.T) {
 	}
 }
 
+// TestReturnToSealedByLogin checks, without the provider, what Login seals
+// into the login cookie for each payload: nothing, or a path that stays on
+// the app.
+func TestReturnToSealedByLogin(t *testing.T) {
+	_, apps := startApps(t, 1, nil)
+	a := apps[0]
+	for _, tc := range returnToAttacks {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			a.h.Login(w, httptest.NewRequest(http.MethodGet, a.url+"/login?return_to="+url.QueryEscape(tc.returnTo), nil))
+			resp := w.Result()
+			require.Equal(t, http.StatusFound, resp.StatusCode)
+			var st struct {
+				ReturnTo *string `json:"r"`
+			}
+			for _, c := range resp.Cookies() {
+				if strings.HasPrefix(c.Name, loginPrefix) {
+					require.NoError(t, a.h.OpenForTest(c.Name, c.Value, &st))
+				}
+			}
+			if st.ReturnTo != nil {
+				require.True(t, strings.HasPrefix(*st.ReturnTo, "/"), "sealed return path %q", *st.ReturnTo)
+				requireOnApp(t, a, *st.ReturnTo)
+			}
+		})
+	}
+}
+
 // TestReturnToOnLogin checks that OnLogin is handed the same safe path the
 // default redirect uses.
 func TestReturnToOnLogin(t *testing.T) {
