@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -241,4 +242,28 @@ func TestCookieStoreTamperedChunks(t *testing.T) {
 			require.True(t, b.signedIn(a))
 		})
 	}
+}
+
+// BUG: when a refresh brings claims that no longer fit the cookie store,
+// Handlers.refresh returns the old session with ErrSessionTooLarge and
+// RequireLogin serves it (expired access token) after the provider has
+// rotated, and so spent, its refresh token: the next request gets
+// invalid_grant and signs the user out without a word. The refresh that
+// cannot be kept should answer like the callback does: ErrSessionTooLarge,
+// a message naming nihttp/redisstore.
+func TestCookieStoreRefreshTooLarge(t *testing.T) {
+	u := bigUser("big@example.com", 5<<10)
+	u.Subject = "big-subject"
+	p, apps := startApps(t, 1, []nextidentitytest.User{u})
+	a, b := apps[0], newBrowser(t)
+	require.Equal(t, http.StatusFound, signInAs(t, b, p, a, u).StatusCode)
+
+	u.Claims = map[string]any{"bio": strings.Repeat("y", 20<<10)} // the profile grew
+	p.AddUser(u)
+	p.clock.Advance(nextidentitytest.AccessTokenLifetime + time.Minute)
+	resp, body := b.get(a.url + "/private/x")
+	require.Equal(t, 2, p.Requests(nextidentitytest.EndpointToken), "the refresh happened")
+	require.NotEqual(t, http.StatusOK, resp.StatusCode, "served a session whose access token expired, its refresh token spent")
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	require.Contains(t, body, "nihttp/redisstore")
 }

@@ -61,6 +61,11 @@ func TestPlantedCookies(t *testing.T) {
 		{"session cookie on /callback", func(_, s string) string { return s }, "/callback"},
 		{"session cookie on /private", func(_, s string) string { return s }, "/private"},
 		{"session cookie on /private/x", func(_, s string) string { return s }, "/private/x"},
+		// BUG: chunkedValues appends every ".1" value to the first
+		// cookie and never tries the first cookie alone, so a planted
+		// chunk of a one-cookie session (every server-side store's)
+		// signs the user out for as long as it stays.
+		{"session chunk on /private", func(_, s string) string { return s + ".1" }, "/private"},
 	}
 	configs := []struct {
 		name   string
