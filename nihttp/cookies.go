@@ -100,23 +100,28 @@ func (h *Handlers) clearChunks(w http.ResponseWriter, r *http.Request, name stri
 
 // chunkedValues returns the values the request's chunks of name can
 // assemble: each combination of the values sent for each chunk, in order,
-// at most maxCandidates of them.
+// longest first, shorter ones too (a planted ".1" must not hide a
+// one-cookie session), at most maxCandidates of them.
 func chunkedValues(r *http.Request, name string) []string {
-	out := cookieValues(r, name)
+	levels := [][]string{cookieValues(r, name)}
 	for i := 1; i < MaxSessionCookies; i++ {
 		parts := cookieValues(r, chunkName(name, i))
 		if len(parts) == 0 {
 			break
 		}
 		var next []string
-		for _, prefix := range out {
+		for _, prefix := range levels[len(levels)-1] {
 			for _, p := range parts {
 				if len(next) < maxCandidates {
 					next = append(next, prefix+p)
 				}
 			}
 		}
-		out = next
+		levels = append(levels, next)
+	}
+	var out []string
+	for i := len(levels) - 1; i >= 0 && len(out) < maxCandidates; i-- {
+		out = append(out, levels[i][:min(len(levels[i]), maxCandidates-len(out))]...)
 	}
 	return out
 }

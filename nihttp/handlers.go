@@ -148,6 +148,8 @@ type Handlers struct {
 	csrf    *http.CrossOriginProtection
 	recent  refreshed
 	log     *slog.Logger
+	// loginURL is LoginPath parsed, for RequireLogin's redirects.
+	loginURL url.URL
 }
 
 // loginState is what a login cookie carries between login and callback.
@@ -185,7 +187,8 @@ func New(cfg Config) (*Handlers, error) {
 	} else {
 		cfg.DefaultReturnTo = rt
 	}
-	if _, ok := localPath(cfg.LoginPath); !ok {
+	loginURL, err := url.Parse(cfg.LoginPath)
+	if _, ok := localPath(cfg.LoginPath); !ok || err != nil || loginURL.Fragment != "" {
 		errs = append(errs, fmt.Errorf("nihttp: Config.LoginPath %q is not a local path", cfg.LoginPath))
 	}
 	if cfg.SessionLifetime < 0 {
@@ -197,7 +200,7 @@ func New(cfg Config) (*Handlers, error) {
 	if cfg.OnError == nil {
 		cfg.OnError = DefaultOnError
 	}
-	h := &Handlers{cfg: cfg, sealer: s, store: cfg.Store, csrf: http.NewCrossOriginProtection(), log: cfg.Logger}
+	h := &Handlers{cfg: cfg, sealer: s, store: cfg.Store, csrf: http.NewCrossOriginProtection(), log: cfg.Logger, loginURL: *loginURL}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -239,6 +242,12 @@ func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) {
 	}
 	name := h.loginCookieName(ar.State)
 	sealed, err := h.sealer.seal(name, st, h.cfg.LoginTTL)
+	if err == nil && len(sealed) > cookieChunk {
+		// A return path too long for a cookie: sign in, and land on
+		// DefaultReturnTo, rather than set a cookie the browser drops.
+		st.ReturnTo = ""
+		sealed, err = h.sealer.seal(name, st, h.cfg.LoginTTL)
+	}
 	if err != nil {
 		h.cfg.OnError(w, r, err)
 		return
@@ -306,7 +315,7 @@ func (h *Handlers) Callback(w http.ResponseWriter, r *http.Request) {
 	old, _, _ := h.load(r)
 	if err != nil {
 		if old != nil {
-			http.Redirect(w, r, returnTo, http.StatusFound)
+			redirectLocal(w, returnTo)
 			return
 		}
 		h.cfg.OnError(w, r, err)
@@ -328,7 +337,7 @@ func (h *Handlers) Callback(w http.ResponseWriter, r *http.Request) {
 		h.cfg.OnLogin(w, r, s, returnTo)
 		return
 	}
-	http.Redirect(w, r, returnTo, http.StatusFound)
+	redirectLocal(w, returnTo)
 }
 
 // loginState opens and deletes the login cookie of the callback's state.
@@ -409,7 +418,7 @@ func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) {
 			h.cfg.OnError(w, r, fmt.Errorf("%w: %w", ErrStoreUnavailable, err))
 			return
 		}
-		if s.Token != nil {
+		if s.Token != nil && len(s.Token.RawIDToken) <= maxIDTokenHint {
 			hint = s.Token.RawIDToken
 		}
 	}
@@ -440,11 +449,13 @@ func (h *Handlers) RequireLogin(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)))
 		case errors.Is(err, ErrNoSession) && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 			w.Header().Set("Cache-Control", "no-store")
-			target := h.cfg.LoginPath
+			target := h.loginURL
 			if rt, ok := localPath(r.URL.RequestURI()); ok {
-				target += "?return_to=" + url.QueryEscape(rt)
+				q := target.Query()
+				q.Set("return_to", rt)
+				target.RawQuery = q.Encode()
 			}
-			http.Redirect(w, r, target, http.StatusFound)
+			redirectLocal(w, target.String())
 		case errors.Is(err, ErrNoSession):
 			w.Header().Set("Cache-Control", "no-store")
 			http.Error(w, "nihttp: sign-in required", http.StatusUnauthorized)
@@ -452,6 +463,19 @@ func (h *Handlers) RequireLogin(next http.Handler) http.Handler {
 			h.cfg.OnError(w, r, err)
 		}
 	})
+}
+
+// maxIDTokenHint is the longest ID token Logout sends as id_token_hint: a
+// longer one (large custom claims) would make a logout URL past what
+// servers and proxies accept, and Next Identity's end-session endpoint
+// needs only client_id.
+const maxIDTokenHint = 4096
+
+// redirectLocal redirects to a path localPath accepted (and so cleaned)
+// as it is: http.Redirect would clean it again, fragment included.
+func redirectLocal(w http.ResponseWriter, target string) {
+	w.Header().Set("Location", target)
+	w.WriteHeader(http.StatusFound)
 }
 
 type sessionKey struct{}

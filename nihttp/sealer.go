@@ -1,6 +1,7 @@
 package nihttp
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -63,10 +64,15 @@ func newSealer(now func() time.Time, keys ...[]byte) (*sealer, error) {
 // seal encodes v as JSON and seals it under name, valid for ttl. The result
 // is URL- and cookie-safe; callers bound its length.
 func (s *sealer) seal(name string, v any, ttl time.Duration) (string, error) {
-	payload, err := json.Marshal(v)
-	if err != nil {
+	// Without HTML escaping: "&", "<" and ">" (common in return paths)
+	// would each take six bytes of a cookie.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return "", fmt.Errorf("nihttp: sealing %s: %w", name, err)
 	}
+	payload := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	aead := s.aeads[0]
 	// version (1) | nonce | GCM(expiry unix seconds (8) | JSON), AAD = name.
 	plain := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(payload)), uint64(s.now().Add(ttl).Unix()))

@@ -186,6 +186,12 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request, s *Session, v
 	ns.Token = nt
 	now := h.cfg.Now()
 	if err := h.save(w, r, &ns, now); err != nil {
+		if errors.Is(err, ErrSessionTooLarge) {
+			// The provider has rotated the refresh token, so the old
+			// session cannot go on; it ends with an error that says why.
+			h.clearChunks(w, r, h.cookieName(h.cfg.SessionCookieName), 0)
+			return nil, err
+		}
 		return s, err
 	}
 	h.recent.put(s.ID, old, &ns, now)
