@@ -123,7 +123,9 @@ type Config struct {
 	// InsecureCookie drops the Secure attribute and the "__Host-" prefix,
 	// for development over plain HTTP on a host other than localhost.
 	// Browsers accept Secure cookies from http://localhost and
-	// http://127.0.0.1, so local development needs no such switch.
+	// http://127.0.0.1, so local development needs no such switch. Without
+	// the prefix a sibling subdomain can plant a session cookie of its own:
+	// never set it in production.
 	InsecureCookie bool
 	// SessionCookieName names the session cookie; default
 	// DefaultSessionCookieName.
