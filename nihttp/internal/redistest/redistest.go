@@ -10,9 +10,11 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,12 +47,27 @@ func Start(t testing.TB) string {
 // while they run (Stop).
 func StartServer(t testing.TB) *Server {
 	t.Helper()
+	return startServer(t, false)
+}
+
+// StartCluster starts a redis-server in cluster mode, as a one-node Redis
+// Cluster serving every hash slot, and returns its address (for
+// redis.ClusterOptions.Addrs). Like every Redis Cluster it refuses a
+// command or script whose keys lie in different hash slots (CROSSSLOT), so
+// a store that passes its tests against it respects the Cluster's rules.
+func StartCluster(t testing.TB) string {
+	t.Helper()
+	return startServer(t, true).Addr
+}
+
+func startServer(t testing.TB, cluster bool) *Server {
+	t.Helper()
 	bin := binary(t)
 	var lastErr error
 	// A port found free can be taken before redis-server binds it; try a
 	// few times before giving up.
 	for range 3 {
-		s, err := start(bin, t.TempDir())
+		s, err := start(bin, t.TempDir(), cluster)
 		if err == nil {
 			t.Cleanup(s.Stop)
 			return s
@@ -76,7 +93,7 @@ func binary(t testing.TB) string {
 	return ""
 }
 
-func start(bin, dir string) (*Server, error) {
+func start(bin, dir string, cluster bool) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -86,7 +103,7 @@ func start(bin, dir string) (*Server, error) {
 		out:  &lockedBuffer{},
 		done: make(chan struct{}),
 	}
-	s.cmd = exec.Command(bin,
+	args := []string{
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -94,7 +111,16 @@ func start(bin, dir string) (*Server, error) {
 		"--dir", dir,
 		"--daemonize", "no",
 		"--logfile", "",
-	)
+	}
+	if cluster {
+		bus, err := freePort() // the cluster bus; by default port+10000, which may not exist
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
+			"--cluster-config-file", filepath.Join(dir, "nodes.conf"))
+	}
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout = s.out
 	s.cmd.Stderr = s.out
 	if err := s.cmd.Start(); err != nil {
@@ -112,6 +138,13 @@ func start(bin, dir string) (*Server, error) {
 		default:
 		}
 		if ping(s.Addr) == nil {
+			if !cluster {
+				return s, nil
+			}
+			if err := s.serveAllSlots(deadline); err != nil {
+				s.Stop()
+				return nil, fmt.Errorf("redis-server on %s: %w:\n%s", s.Addr, err, s.out.String())
+			}
 			return s, nil
 		}
 		if time.Now().After(deadline) {
@@ -131,27 +164,73 @@ func (s *Server) Stop() {
 	})
 }
 
-// ping sends one inline PING and expects +PONG.
+// serveAllSlots gives the one node every hash slot and waits, until
+// deadline, for the cluster to report itself ok.
+func (s *Server) serveAllSlots(deadline time.Time) error {
+	if _, err := command(s.Addr, "CLUSTER ADDSLOTSRANGE 0 16383"); err != nil {
+		return err
+	}
+	for {
+		info, err := command(s.Addr, "CLUSTER INFO")
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster not ok within %v (last: %q, %v)", startTimeout, info, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ping sends one PING and expects PONG.
 func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+	line, err := command(addr, "PING")
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(time.Second)); err != nil {
-		return err
-	}
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(line) != "+PONG" {
+	if line != "PONG" {
 		return fmt.Errorf("PING answered %q", line)
 	}
 	return nil
+}
+
+// command sends one inline command on a new connection and returns its
+// simple-string or bulk-string answer.
+func command(addr, cmd string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(time.Second)); err != nil {
+		return "", err
+	}
+	if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	switch {
+	case strings.HasPrefix(line, "+"):
+		return line[1:], nil
+	case strings.HasPrefix(line, "-"):
+		return "", fmt.Errorf("%s: %s", cmd, line[1:])
+	case strings.HasPrefix(line, "$"):
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 || n > 1<<20 {
+			return "", fmt.Errorf("%s: bad answer %q", cmd, line)
+		}
+		b := make([]byte, n+2)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return "", err
+		}
+		return string(b[:n]), nil
+	}
+	return "", fmt.Errorf("%s: unexpected answer %q", cmd, line)
 }
 
 // freePort asks the kernel for a free loopback port.

@@ -18,3 +18,16 @@ func TestStartAnswersAndStopStops(t *testing.T) {
 	s.Stop() // idempotent
 	require.NoError(t, ping(other), "stopping one server leaves the other")
 }
+
+func TestStartClusterServesEverySlotAndRefusesCrossSlot(t *testing.T) {
+	addr := StartCluster(t)
+	info, err := command(addr, "CLUSTER INFO")
+	require.NoError(t, err)
+	require.Contains(t, info, "cluster_slots_assigned:16384")
+	_, err = command(addr, "SET a 1")
+	require.NoError(t, err)
+	_, err = command(addr, "MSET a 1 b 2") // "a" and "b" hash to different slots
+	require.ErrorContains(t, err, "CROSSSLOT")
+	_, err = command(addr, `EVAL "return redis.call('GET','b')" 1 a`)
+	require.Error(t, err, "a script may not touch a key of another slot than its declared ones")
+}

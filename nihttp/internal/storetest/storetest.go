@@ -88,6 +88,13 @@ func NewSession(t testing.TB, subject, sid string) *nihttp.Session {
 // built by decoding its JSON form (as a store restores it).
 func NewToken(t testing.TB, subject, sid string) *nextidentity.Token {
 	t.Helper()
+	return NewTokenWithClaims(t, subject, sid, nil)
+}
+
+// NewTokenWithClaims is NewToken with extra (custom) claims in the ID
+// token, to make sessions of a given size.
+func NewTokenWithClaims(t testing.TB, subject, sid string, extra map[string]any) *nextidentity.Token {
+	t.Helper()
 	claims := map[string]any{
 		"iss":            "https://id.example.com/",
 		"sub":            subject,
@@ -109,6 +116,9 @@ func NewToken(t testing.TB, subject, sid string) *nextidentity.Token {
 	}
 	if sid != "" {
 		claims["sid"] = sid
+	}
+	for k, v := range extra {
+		claims[k] = v
 	}
 	idt, err := json.Marshal(map[string]any{"alg": "RS256", "claims": claims})
 	require.NoError(t, err)
