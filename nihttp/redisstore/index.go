@@ -1,0 +1,144 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// pruneAbove is the size past which a set of sessions (one user's, or one
+// provider session's) is pruned of expired members when a new one joins.
+const pruneAbove = 16
+
+// indexAdd adds session ARGV[1] to the index set KEYS[1] and makes the set
+// live at least ARGV[2] milliseconds, the session's TTL. It returns whether
+// the member is new and the set's size.
+var indexAdd = redis.NewScript(`
+local added = redis.call('SADD', KEYS[1], ARGV[1])
+local ttl = tonumber(ARGV[2])
+if redis.call('PTTL', KEYS[1]) < ttl then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return {added, redis.call('SCARD', KEYS[1])}
+`)
+
+// endIfMatch deletes the session KEYS[1] if its field ARGV[1] ("sub" or
+// "sid") is ARGV[2] and, when ARGV[3] is not empty, its field ARGV[3] is
+// ARGV[4]. It returns {1, sub, sid} when it deleted the session,
+// {2, sub, sid} when the session belongs to the index but not to the other
+// field, and {0} when the session is gone or no longer belongs to the index
+// (its member is stale).
+var endIfMatch = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return {0} end
+local ok, s = pcall(cjson.decode, v)
+if not ok or type(s) ~= 'table' then return {0} end
+local f = {sub = s['sub'], sid = s['sid']}
+if type(f.sub) ~= 'string' then f.sub = '' end
+if type(f.sid) ~= 'string' then f.sid = '' end
+if f[ARGV[1]] ~= ARGV[2] then return {0} end
+if ARGV[3] ~= '' and f[ARGV[3]] ~= ARGV[4] then return {2, f.sub, f.sid} end
+redis.call('DEL', KEYS[1])
+return {1, f.sub, f.sid}
+`)
+
+// errEndArgs is returned by EndSessions without a subject or a sid.
+var errEndArgs = errors.New("redisstore: EndSessions needs a subject or a sid")
+
+// EndSessions implements nihttp.ServerStore: it deletes the sessions of
+// subject, or when sid is not empty those of provider session sid (of
+// subject too, when subject is not empty), and returns how many it
+// deleted. It makes three round trips whatever the number of sessions:
+// read the index, delete the matching sessions (one script each, one key
+// each), remove them from the indexes.
+func (s *Store) EndSessions(ctx context.Context, subject, sid string) (int, error) {
+	if subject == "" && sid == "" {
+		return 0, errEndArgs
+	}
+	idx, field, value, other, otherValue := s.subjectKey(subject), "sub", subject, "", ""
+	if sid != "" {
+		idx, field, value = s.sidKey(sid), "sid", sid
+		if subject != "" {
+			other, otherValue = "sub", subject
+		}
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	ids, err := s.rdb.SMembers(ctx, idx).Result()
+	if err != nil {
+		return 0, unavailable("ending sessions", err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = endIfMatch.Eval(ctx, pipe, []string{s.sessionKey(id)}, field, value, other, otherValue)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, unavailable("ending sessions", err)
+	}
+
+	n := 0
+	pipe = s.rdb.Pipeline()
+	for i, c := range cmds {
+		r, err := c.Slice()
+		if err != nil || len(r) == 0 {
+			return n, unavailable("ending sessions", errors.Join(err, errors.New("unexpected script reply")))
+		}
+		switch code, _ := r[0].(int64); code {
+		case 0: // gone or stale
+			pipe.SRem(ctx, idx, ids[i])
+		case 1:
+			n++
+			pipe.SRem(ctx, idx, ids[i])
+			// Its entry in the other index is removed too.
+			if len(r) == 3 {
+				if field == "sub" {
+					if v, _ := r[2].(string); v != "" {
+						pipe.SRem(ctx, s.sidKey(v), ids[i])
+					}
+				} else if v, _ := r[1].(string); v != "" {
+					pipe.SRem(ctx, s.subjectKey(v), ids[i])
+				}
+			}
+		}
+	}
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return n, unavailable("ending sessions", err)
+		}
+	}
+	return n, nil
+}
+
+// prune removes from the index set idx the sessions that no longer exist.
+func (s *Store) prune(ctx context.Context, idx string) error {
+	ids, err := s.rdb.SMembers(ctx, idx).Result()
+	if err != nil {
+		return unavailable("pruning index", err)
+	}
+	pipe := s.rdb.Pipeline()
+	exists := make([]*redis.IntCmd, len(ids))
+	for i, id := range ids {
+		exists[i] = pipe.Exists(ctx, s.sessionKey(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return unavailable("pruning index", err)
+	}
+	var gone []any
+	for i, c := range exists {
+		if c.Val() == 0 {
+			gone = append(gone, ids[i])
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	if err := s.rdb.SRem(ctx, idx, gone...).Err(); err != nil {
+		return unavailable("pruning index", err)
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oidc-kit/nextidentity/nihttp"
+)
+
+// unlockScript deletes the lock KEYS[1] only if it still holds this
+// holder's token ARGV[1], so a holder whose lock expired cannot release
+// the next holder's.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// Lock implements nihttp.SessionStore across every instance sharing the
+// Redis: SET NX PX with a random token. It returns nihttp.ErrLocked at
+// once while another caller holds the lock. unlock releases the lock if it
+// still holds this caller's token (best effort: if Redis cannot be
+// reached, the lock expires after ttl).
+func (s *Store) Lock(ctx context.Context, id string, ttl time.Duration) (func(), error) {
+	if !validID(id) {
+		return nil, errBadID
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("redisstore: lock token: %w", err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(b)
+	key := s.lockKey(id)
+	bctx, cancel := s.bound(ctx)
+	defer cancel()
+	ok, err := s.rdb.SetNX(bctx, key, token, ms(ttl)).Result()
+	if err != nil {
+		return nil, unavailable("taking refresh lock", err)
+	}
+	if !ok {
+		return nil, nihttp.ErrLocked
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			uctx, cancel := s.bound(context.WithoutCancel(ctx))
+			defer cancel()
+			_ = unlockScript.Run(uctx, s.rdb, []string{key}, token).Err()
+		})
+	}, nil
+}

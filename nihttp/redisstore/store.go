@@ -1,0 +1,207 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oidc-kit/nextidentity"
+	"github.com/oidc-kit/nextidentity/nihttp"
+)
+
+// DefaultKeyPrefix is Options.KeyPrefix when it is empty.
+const DefaultKeyPrefix = "nihttp:"
+
+// DefaultTimeout is Options.Timeout when it is zero.
+const DefaultTimeout = 3 * time.Second
+
+// maxIDLen bounds the session IDs the store accepts; the handlers' IDs are
+// 22 characters (128 bits, base64url).
+const maxIDLen = 128
+
+// Options configure a Store. The zero value works.
+type Options struct {
+	// KeyPrefix starts every key the store writes (see the package
+	// documentation for the layout). Default DefaultKeyPrefix. Give each
+	// application sharing a Redis its own prefix.
+	KeyPrefix string
+	// ReplayKeyPrefix starts the keys FirstSeen writes. Default KeyPrefix
+	// followed by "replay:".
+	ReplayKeyPrefix string
+	// Timeout bounds each call to the store (a Lock's unlock included),
+	// on top of the client's dial, read and write timeouts and any
+	// deadline of the caller's context. Default DefaultTimeout; negative
+	// means no bound but the context's.
+	Timeout time.Duration
+}
+
+// Store is a nihttp.ServerStore and a nextidentity.ReplayCache backed by
+// Redis. It is safe for concurrent use.
+type Store struct {
+	rdb                  redis.UniversalClient
+	prefix, replayPrefix string
+	timeout              time.Duration
+}
+
+var (
+	_ nihttp.ServerStore       = (*Store)(nil)
+	_ nextidentity.ReplayCache = (*Store)(nil)
+)
+
+// New returns a Store keeping its data in rdb. The caller keeps ownership
+// of rdb (and closes it).
+func New(rdb redis.UniversalClient, opts Options) *Store {
+	if opts.KeyPrefix == "" {
+		opts.KeyPrefix = DefaultKeyPrefix
+	}
+	if opts.ReplayKeyPrefix == "" {
+		opts.ReplayKeyPrefix = opts.KeyPrefix + "replay:"
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	return &Store{rdb: rdb, prefix: opts.KeyPrefix, replayPrefix: opts.ReplayKeyPrefix, timeout: opts.Timeout}
+}
+
+func (s *Store) sessionKey(id string) string  { return s.prefix + "s:" + id }
+func (s *Store) lockKey(id string) string     { return s.prefix + "l:" + id }
+func (s *Store) subjectKey(sub string) string { return s.prefix + "u:" + sub }
+func (s *Store) sidKey(sid string) string     { return s.prefix + "p:" + sid }
+
+// bound applies Options.Timeout to ctx.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout < 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// unavailable wraps an error from Redis.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("redisstore: %s: %w: %w", op, nihttp.ErrStoreUnavailable, err)
+}
+
+// validID reports whether id can be a session ID: 1 to maxIDLen base64url
+// characters. Anything else (a cookie value is the client's to choose)
+// never reaches Redis.
+func validID(id string) bool {
+	if id == "" || len(id) > maxIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// errBadID is returned by Save and Lock for an ID validID refuses.
+var errBadID = errors.New("redisstore: a session ID must be 1 to 128 base64url characters")
+
+// ms rounds d up to whole milliseconds, at least one: Redis expiries are
+// in milliseconds and a positive ttl must not become "no expiry" or an
+// error.
+func ms(d time.Duration) time.Duration {
+	return max(time.Millisecond, (d + time.Millisecond - 1).Truncate(time.Millisecond))
+}
+
+// Save implements nihttp.SessionStore: the session is kept for ttl and
+// indexed by its Subject and SID. A ttl that is not positive deletes it.
+// The returned cookie value is sess.ID.
+func (s *Store) Save(ctx context.Context, sess *nihttp.Session, ttl time.Duration) (string, error) {
+	if sess == nil || !validID(sess.ID) {
+		return "", errBadID
+	}
+	if ttl <= 0 {
+		return sess.ID, s.Delete(ctx, sess)
+	}
+	data, err := json.Marshal(sess)
+	if err != nil {
+		return "", fmt.Errorf("redisstore: encoding session: %w", err)
+	}
+	ttl = ms(ttl)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	pipe := s.rdb.Pipeline()
+	pipe.Set(ctx, s.sessionKey(sess.ID), data, ttl)
+	var adds []*redis.Cmd
+	var idx []string
+	for _, key := range s.indexKeys(sess) {
+		adds = append(adds, indexAdd.Eval(ctx, pipe, []string{key}, sess.ID, ttl.Milliseconds()))
+		idx = append(idx, key)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", unavailable("saving session", err)
+	}
+	for i, c := range adds {
+		// A new member joined a set that has grown: prune the set.
+		if r, err := c.Int64Slice(); err == nil && len(r) == 2 && r[0] == 1 && r[1] > pruneAbove {
+			if err := s.prune(ctx, idx[i]); err != nil {
+				return "", err
+			}
+		}
+	}
+	return sess.ID, nil
+}
+
+// indexKeys are the index sets sess belongs to.
+func (s *Store) indexKeys(sess *nihttp.Session) []string {
+	var keys []string
+	if sess.Subject != "" {
+		keys = append(keys, s.subjectKey(sess.Subject))
+	}
+	if sess.SID != "" {
+		keys = append(keys, s.sidKey(sess.SID))
+	}
+	return keys
+}
+
+// Load implements nihttp.SessionStore with one GET. A value that cannot be
+// a session ID is nihttp.ErrNoSession without asking Redis.
+func (s *Store) Load(ctx context.Context, cookieValue string) (*nihttp.Session, error) {
+	if !validID(cookieValue) {
+		return nil, nihttp.ErrNoSession
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	data, err := s.rdb.Get(ctx, s.sessionKey(cookieValue)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nihttp.ErrNoSession
+	}
+	if err != nil {
+		return nil, unavailable("loading session", err)
+	}
+	var sess nihttp.Session
+	if err := json.Unmarshal(data, &sess); err != nil {
+		return nil, fmt.Errorf("redisstore: stored session cannot be decoded (%v): %w", err, nihttp.ErrNoSession)
+	}
+	if sess.ID != cookieValue {
+		return nil, fmt.Errorf("redisstore: stored session has another ID: %w", nihttp.ErrNoSession)
+	}
+	return &sess, nil
+}
+
+// Delete implements nihttp.SessionStore: it removes the session and its
+// index entries. Deleting a missing session is not an error.
+func (s *Store) Delete(ctx context.Context, sess *nihttp.Session) error {
+	if sess == nil || !validID(sess.ID) {
+		return nil // nothing by that ID can exist
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	pipe := s.rdb.Pipeline()
+	pipe.Del(ctx, s.sessionKey(sess.ID))
+	for _, key := range s.indexKeys(sess) {
+		pipe.SRem(ctx, key, sess.ID)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return unavailable("deleting session", err)
+	}
+	return nil
+}
