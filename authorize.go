@@ -133,6 +133,9 @@ func (c *Client) authURL(endpoint string, opts []AuthOption) (*AuthRequest, erro
 	if p.invalid != "" {
 		return nil, rejectf(ErrInvalidConfig, nil, "%s", p.invalid)
 	}
+	if c.cfg.RedirectURL == "" {
+		return nil, configError("RedirectURL", "is required for the browser sign-in")
+	}
 	state, err := randomString(32)
 	if err != nil {
 		return nil, err

@@ -48,7 +48,9 @@ const (
 	DefaultJWKSUnknownKID   = 5 * time.Minute
 )
 
-// Config configures a Client. Issuer, ClientID and RedirectURL are required.
+// Config configures a Client. Issuer and ClientID are required, and
+// RedirectURL for the browser sign-in (a back-end service that only uses
+// client credentials or checks access tokens leaves it empty).
 type Config struct {
 	// Issuer is the tenant's base URL, for example "https://id.example.com".
 	// It is matched exactly against the "iss" claim, the discovery document
@@ -60,7 +62,8 @@ type Config struct {
 	// ClientSecret authenticates a confidential client and keys HS256/384/512
 	// ID tokens. Empty means a public client: PKCE only, no authentication.
 	ClientSecret string
-	// RedirectURL is the callback URL registered for the client.
+	// RedirectURL is the callback URL registered for the client. AuthCodeURL
+	// and the other sign-in URLs fail with ErrInvalidConfig without it.
 	RedirectURL string
 	// Scopes requested; default openid, profile, email. "openid" is always sent.
 	Scopes []string
@@ -371,7 +374,8 @@ func validateConfig(cfg *Config) error {
 		bad("ClientID", "is required")
 	}
 	if cfg.RedirectURL == "" {
-		bad("RedirectURL", "is required")
+		// A back-end service (client credentials, a resource server) has
+		// none; the browser sign-in checks for it.
 	} else if r, err := url.Parse(cfg.RedirectURL); err != nil || !r.IsAbs() || r.Fragment != "" {
 		bad("RedirectURL", "must be an absolute URL without fragment")
 	}

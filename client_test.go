@@ -35,7 +35,6 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"relative issuer", func(c *nextidentity.Config) { c.Issuer = "id.example.com" }, "Issuer"},
 		{"issuer with query", func(c *nextidentity.Config) { c.Issuer = "https://id.example.com?x=1" }, "Issuer"},
 		{"no client id", func(c *nextidentity.Config) { c.ClientID = "" }, "ClientID"},
-		{"no redirect", func(c *nextidentity.Config) { c.RedirectURL = "" }, "RedirectURL"},
 		{"relative redirect", func(c *nextidentity.Config) { c.RedirectURL = "/cb" }, "RedirectURL"},
 		{"bad userinfo method", func(c *nextidentity.Config) { c.UserInfoMethod = "PUT" }, "UserInfoMethod"},
 		{"bad auth style", func(c *nextidentity.Config) { c.AuthStyle = 7 }, "AuthStyle"},

@@ -244,3 +244,20 @@ func TestClientCredentialsTokenSourceDoesNotCacheErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "ok", tok.AccessToken)
 }
+
+// A back-end service has no redirect URL: New accepts that, the browser
+// sign-in refuses it, client credentials work.
+func TestServiceClientWithoutRedirectURL(t *testing.T) {
+	p, _ := ccProvider(t, 3600, nil)
+	cfg := mkConfig(p)
+	cfg.RedirectURL = ""
+	c := mkClient(t, cfg)
+	_, err := c.AuthCodeURL()
+	require.ErrorIs(t, err, nextidentity.ErrInvalidConfig)
+	require.ErrorContains(t, err, "Config.RedirectURL")
+	_, err = c.RegisterURL()
+	require.ErrorIs(t, err, nextidentity.ErrInvalidConfig)
+	tok, err := c.ClientCredentials(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "cc-1", tok.AccessToken)
+}

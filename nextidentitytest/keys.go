@@ -261,6 +261,8 @@ type discoveryDocument struct {
 	UserInfoEndpoint                  string   `json:"userinfo_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
 	EndSessionEndpoint                string   `json:"end_session_endpoint"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	ResponseModesSupported            []string `json:"response_modes_supported"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
@@ -285,9 +287,11 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		UserInfoEndpoint:                  s.endpointURL(EndpointUserInfo),
 		JWKSURI:                           s.endpointURL(EndpointJWKS),
 		EndSessionEndpoint:                s.endpointURL(EndpointEndSession),
+		IntrospectionEndpoint:             s.endpointURL(EndpointIntrospect),
+		RevocationEndpoint:                s.endpointURL(EndpointRevoke),
 		ResponseTypesSupported:            []string{"code"},
 		ResponseModesSupported:            []string{"query"},
-		GrantTypesSupported:               []string{"authorization_code", "refresh_token"},
+		GrantTypesSupported:               []string{"authorization_code", "refresh_token", "client_credentials"},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{"RS256", "HS256", "ES256"},
 		ScopesSupported:                   []string{"openid", "profile", "email", "phone", "address", "offline_access"},

@@ -108,12 +108,21 @@ type Client struct {
 	// ID is the client_id. Secret is the client secret; "" makes a public
 	// client, which must use PKCE and does not authenticate at /token.
 	ID, Secret string
-	// RedirectURIs are the allowed redirect_uri values (exact match).
+	// RedirectURIs are the allowed redirect_uri values (exact match). A
+	// client with Scopes may have none: a back-end service.
 	RedirectURIs []string
 	// PostLogoutRedirectURIs are the allowed post_logout_redirect_uri values
 	// (exact match). When empty, /endsession accepts any URI with the scheme
 	// and host of one of RedirectURIs.
 	PostLogoutRedirectURIs []string
+	// Scopes are the scopes the client may ask for with the client
+	// credentials grant; a client without Scopes cannot use that grant.
+	Scopes []string
+	// AccessTokenFormat is AccessTokenOpaque ("opaque", the default) or
+	// AccessTokenJWT ("jwt": RFC 9068 JWTs, typ at+jwt, with
+	// Options.AccessTokenAudience as "aud") for every access token the
+	// client gets.
+	AccessTokenFormat string
 }
 
 // Options configures NewServer. The zero value is a working server with one
@@ -142,6 +151,9 @@ type Options struct {
 	// plus its address, so it must be an address clients can reach. The
 	// server owns it from then on: Close closes it.
 	Listener net.Listener
+	// AccessTokenAudience is the "aud" of JWT access tokens and of
+	// introspection answers; default DefaultAccessTokenAudience.
+	AccessTokenAudience string
 }
 
 // DefaultClient returns the client NewServer registers when Options.Clients
@@ -204,6 +216,8 @@ type Server struct {
 	browser  *Browser // the default browser of Login, Authorize, Browse and ForgetSession
 
 	events eventSigner // workflow events key, see events.go
+
+	atAudience string // "aud" of access tokens, see tokenservice.go
 }
 
 // NewServer starts a fake provider on a loopback address. Call Close when
@@ -233,6 +247,10 @@ func NewServer(opts Options) *Server {
 		s.idLifetime = DefaultIDTokenLifetime
 	}
 	s.alg = opts.SigningAlg
+	s.atAudience = opts.AccessTokenAudience
+	if s.atAudience == "" {
+		s.atAudience = DefaultAccessTokenAudience
+	}
 	if s.alg == "" {
 		s.alg = "RS256"
 	}
@@ -250,10 +268,14 @@ func NewServer(opts Options) *Server {
 		if _, dup := s.clients[c.ID]; dup {
 			panic(fmt.Sprintf("nextidentitytest: duplicate client id %q", c.ID))
 		}
-		if len(c.RedirectURIs) == 0 {
-			panic(fmt.Sprintf("nextidentitytest: client %q has no RedirectURIs", c.ID))
+		if len(c.RedirectURIs) == 0 && len(c.Scopes) == 0 {
+			panic(fmt.Sprintf("nextidentitytest: client %q has neither RedirectURIs nor Scopes", c.ID))
+		}
+		if c.AccessTokenFormat != "" && c.AccessTokenFormat != AccessTokenOpaque && c.AccessTokenFormat != AccessTokenJWT {
+			panic(fmt.Sprintf("nextidentitytest: client %q has unknown AccessTokenFormat %q", c.ID, c.AccessTokenFormat))
 		}
 		c.RedirectURIs = slices.Clone(c.RedirectURIs)
+		c.Scopes = slices.Clone(c.Scopes)
 		c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 		s.clients[c.ID] = c
 		s.order = append(s.order, c.ID)
@@ -278,6 +300,9 @@ func NewServer(opts Options) *Server {
 	s.route(mux, EndpointUserInfo, s.handleUserInfo)
 	s.route(mux, EndpointEndSession, s.handleEndSession)
 	s.route(mux, EndpointEventsJWKS, s.handleEventsJWKS)
+	s.route(mux, EndpointIntrospect, s.handleIntrospect)
+	s.route(mux, EndpointRevoke, s.handleRevoke)
+	s.route(mux, EndpointAccountLogout, s.handleAccountLogout)
 	// Fix the URL and issuer before serving, so handlers never see them change.
 	s.ts = httptest.NewUnstartedServer(mux)
 	if opts.Listener != nil {
@@ -312,8 +337,9 @@ func (s *Server) Config() nextidentity.Config {
 	return s.ClientConfig(id)
 }
 
-// ClientConfig is Config for the client with the given id. It panics if no
-// such client is registered.
+// ClientConfig is Config for the client with the given id (RedirectURL is
+// empty for a client without RedirectURIs). It panics if no such client is
+// registered.
 func (s *Server) ClientConfig(clientID string) nextidentity.Config {
 	s.mu.Lock()
 	c, ok := s.clients[clientID]
@@ -325,8 +351,10 @@ func (s *Server) ClientConfig(clientID string) nextidentity.Config {
 		Issuer:       s.issuer,
 		ClientID:     c.ID,
 		ClientSecret: c.Secret,
-		RedirectURL:  c.RedirectURIs[0],
 		HTTPClient:   s.HTTPClient(),
+	}
+	if len(c.RedirectURIs) > 0 {
+		cfg.RedirectURL = c.RedirectURIs[0]
 	}
 	if s.customClock {
 		cfg.Now = s.now

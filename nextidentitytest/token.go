@@ -107,6 +107,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.exchangeCode(w, f, c)
 	case "refresh_token":
 		s.refreshTokens(w, f, c)
+	case "client_credentials":
+		s.clientCredentials(w, f, c)
 	default:
 		writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "The grant_type " + grantType + " is not supported."})
 	}
@@ -272,10 +274,7 @@ func (s *Server) issueTokensLocked(g grant, now time.Time) (access, refresh stri
 			delete(s.access, t)
 		}
 	}
-	access = randomToken(accessTokenLength)
-	for s.access[access] != nil {
-		access = randomToken(accessTokenLength)
-	}
+	access = s.newAccessTokenLocked(g, now)
 	refresh = randomToken(refreshTokenLength)
 	for s.refresh[refresh] != nil {
 		refresh = randomToken(refreshTokenLength)
