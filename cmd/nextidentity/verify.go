@@ -84,7 +84,7 @@ func (c *cli) verify(ctx context.Context, args []string) int {
 	dec, decErr := decodeJWT(raw)
 
 	if *noVerify {
-		fmt.Fprintln(c.stderr, c.paint("1;31", "WARNING: "+noVerifyWarning))
+		fmt.Fprintln(c.stderr, "WARNING: "+noVerifyWarning) // plain: colour is for a terminal stdout only
 		if decErr != nil {
 			fmt.Fprintf(c.stderr, "nextidentity: verify: %v\n", decErr)
 			return exitFail
