@@ -3,16 +3,16 @@ package nextidentitytest
 import (
 	"context"
 	"crypto/rsa"
-	"encoding/base64"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/oidc-kit/nextidentity/internal/fakecore"
 )
 
 // EndpointEventsJWKS serves the JWK Set that signs workflow events; event
@@ -35,7 +35,7 @@ type eventSigner struct {
 }
 
 func (e *eventSigner) get() *signingKey[*rsa.PrivateKey] {
-	e.once.Do(func() { e.key = newKeyGeneration().rsa })
+	e.once.Do(func() { e.key = &signingKey[*rsa.PrivateKey]{kid: newKID(), key: fakecore.GenerateRSA()} })
 	return e.key
 }
 
@@ -55,16 +55,14 @@ func (s *Server) SignEvent(events map[string]any) (string, error) {
 		return "", fmt.Errorf("nextidentitytest: SignEvent needs at least one event")
 	}
 	k := s.events.get()
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
-		"iss":    s.issuer,
-		"iat":    s.now().Unix(),
-		"jti":    newUUID(),
-		"events": events,
-	})
-	delete(tok.Header, "typ")
-	tok.Header["kid"] = k.kid
-	tok.Header["jku"] = s.EventsJWKSURL()
-	signed, err := tok.SignedString(k.key)
+	signed, err := fakecore.Sign(jwt.SigningMethodRS256, k.key,
+		map[string]any{"typ": nil, "kid": k.kid, "jku": s.EventsJWKSURL()},
+		map[string]any{
+			"iss":    s.issuer,
+			"iat":    s.now().Unix(),
+			"jti":    newUUID(),
+			"events": events,
+		})
 	if err != nil {
 		return "", fmt.Errorf("nextidentitytest: signing the event: %w", err)
 	}
@@ -113,11 +111,7 @@ func (s *Server) handleEventsJWKS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k := s.events.get()
-	pub := k.key.PublicKey
-	b64 := base64.RawURLEncoding.EncodeToString
-	writeJSON(w, http.StatusOK, map[string]any{"keys": []jwk{{
-		Kty: "RSA", Kid: k.kid, Use: "sig", Alg: "RS256",
-		N: b64(pub.N.Bytes()),
-		E: b64(big.NewInt(int64(pub.E)).Bytes()),
-	}}})
+	writeJSON(w, http.StatusOK, map[string]any{"keys": []fakecore.JWK{
+		fakecore.MustPublicJWK(&k.key.PublicKey, k.kid, "RS256", "sig"),
+	}})
 }

@@ -2,18 +2,16 @@ package nextidentitytest
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/oidc-kit/nextidentity/internal/fakecore"
 )
 
 // signingKey is one generation of a private key with its key id.
@@ -30,29 +28,12 @@ type keyGeneration struct {
 
 func newKeyGeneration() keyGeneration {
 	var (
-		g   keyGeneration
-		wg  sync.WaitGroup
-		err error
+		g  keyGeneration
+		wg sync.WaitGroup
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		k, e := rsa.GenerateKey(rand.Reader, 2048)
-		if e != nil {
-			err = e
-			return
-		}
-		g.rsa = &signingKey[*rsa.PrivateKey]{kid: newKID(), key: k}
-	}()
-	ek, e := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	wg.Go(func() { g.rsa = &signingKey[*rsa.PrivateKey]{kid: newKID(), key: fakecore.GenerateRSA()} })
+	g.ec = &signingKey[*ecdsa.PrivateKey]{kid: newKID(), key: fakecore.GenerateEC()}
 	wg.Wait()
-	if err == nil {
-		err = e
-	}
-	if err != nil {
-		panic(fmt.Sprintf("nextidentitytest: generating keys: %v", err))
-	}
-	g.ec = &signingKey[*ecdsa.PrivateKey]{kid: newKID(), key: ek}
 	return g
 }
 
@@ -149,12 +130,15 @@ func (s *Server) sign(alg string, claims map[string]any, hmacClient string) (str
 		return "", fmt.Errorf("nextidentitytest: unsupported alg %q", alg)
 	}
 	s.mu.Unlock()
-	tok := jwt.NewWithClaims(method, jwt.MapClaims(claims))
-	delete(tok.Header, "typ") // the provider's tokens carry only alg (and kid)
+	header := map[string]any{"typ": nil} // the provider's tokens carry only alg (and kid)
 	if kid != "" {
-		tok.Header["kid"] = kid
+		header["kid"] = kid
 	}
-	return tok.SignedString(key)
+	tok, err := fakecore.Sign(method, key, header, claims)
+	if err != nil {
+		return "", fmt.Errorf("nextidentitytest: %w", err)
+	}
+	return tok, nil
 }
 
 // audience returns the "aud" claim, or its first element when it is an array.
@@ -202,42 +186,15 @@ func (s *Server) keyFunc(t *jwt.Token) (any, error) {
 	return nil, errors.New("unknown key")
 }
 
-// jwk is one public key in the JWKS.
-type jwk struct {
-	Kty string `json:"kty"`
-	Kid string `json:"kid"`
-	Use string `json:"use"`
-	Alg string `json:"alg"`
-	N   string `json:"n,omitempty"`
-	E   string `json:"e,omitempty"`
-	Crv string `json:"crv,omitempty"`
-	X   string `json:"x,omitempty"`
-	Y   string `json:"y,omitempty"`
-}
-
-func (s *Server) jwksLocked() []jwk {
-	var out []jwk
-	b64 := base64.RawURLEncoding.EncodeToString
+func (s *Server) jwksLocked() []fakecore.JWK {
+	var out []fakecore.JWK
 	for i := len(s.rsaKeys) - 1; i >= 0; i-- {
 		k := s.rsaKeys[i]
-		pub := k.key.PublicKey
-		out = append(out, jwk{
-			Kty: "RSA", Kid: k.kid, Use: "sig", Alg: "RS256",
-			N: b64(pub.N.Bytes()),
-			E: b64(big.NewInt(int64(pub.E)).Bytes()),
-		})
+		out = append(out, fakecore.MustPublicJWK(&k.key.PublicKey, k.kid, "RS256", "sig"))
 	}
 	for i := len(s.ecKeys) - 1; i >= 0; i-- {
 		k := s.ecKeys[i]
-		pub, err := k.key.PublicKey.ECDH()
-		if err != nil {
-			continue
-		}
-		raw := pub.Bytes() // 0x04 || X || Y, 32 bytes each
-		out = append(out, jwk{
-			Kty: "EC", Kid: k.kid, Use: "sig", Alg: "ES256", Crv: "P-256",
-			X: b64(raw[1:33]), Y: b64(raw[33:65]),
-		})
+		out = append(out, fakecore.MustPublicJWK(&k.key.PublicKey, k.kid, "ES256", "sig"))
 	}
 	return out
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/oidc-kit/nextidentity"
+
+	"github.com/oidc-kit/nextidentity/internal/fakecore"
 )
 
 // Endpoint names one of the provider's endpoints by its path. It is used by
@@ -22,15 +24,15 @@ type Endpoint string
 
 // The provider's endpoints.
 const (
-	EndpointDiscovery       Endpoint = "/.well-known/openid-configuration"
-	EndpointJWKS            Endpoint = "/jwks"
-	EndpointAuthorize       Endpoint = "/authorize"
-	EndpointLogin           Endpoint = "/login" // hosted-login form POST target
-	EndpointToken           Endpoint = "/token"
-	EndpointUserInfo        Endpoint = "/userinfo"
-	EndpointEndSession      Endpoint = "/endsession"
-	EndpointRegister        Endpoint = "/register"
-	EndpointPersonalDetails Endpoint = "/personal-details"
+	EndpointDiscovery       Endpoint = fakecore.PathDiscovery
+	EndpointJWKS            Endpoint = fakecore.PathJWKS
+	EndpointAuthorize       Endpoint = fakecore.PathAuthorize
+	EndpointLogin           Endpoint = fakecore.PathLogin // POST target of the hosted forms (sign-in, sign-up, personal details)
+	EndpointToken           Endpoint = fakecore.PathToken
+	EndpointUserInfo        Endpoint = fakecore.PathUserInfo
+	EndpointEndSession      Endpoint = fakecore.PathEndSession
+	EndpointRegister        Endpoint = fakecore.PathRegister
+	EndpointPersonalDetails Endpoint = fakecore.PathPersonalDetails
 )
 
 // Lifetimes and formats the fake provider uses. They follow the provider's
@@ -55,7 +57,7 @@ const (
 	BrowserCookieName = "ni_browser"
 	// UpdatedAtLayout is the time layout of the "updated_at" claim, e.g.
 	// "2021-01-07 20:44:35.176625 +0000".
-	UpdatedAtLayout = "2006-01-02 15:04:05.000000 -0700"
+	UpdatedAtLayout = fakecore.UpdatedAtLayout
 	// DefaultHTTPTimeout is the timeout of the clients HTTPClient returns.
 	DefaultHTTPTimeout = 10 * time.Second
 )
@@ -67,7 +69,7 @@ const (
 	DefaultRedirectURI  = "http://127.0.0.1/callback"
 	DefaultUserEmail    = "jane@example.com"
 	DefaultUserPassword = "password"
-	DefaultUserSubject  = "b30647ef-7f03-4ce1-ae91-9476e49d0605"
+	DefaultUserSubject  = fakecore.DefaultSubject
 )
 
 // maxFormBytes bounds every request body the server reads.
@@ -178,7 +180,7 @@ func DefaultUser() User {
 		FamilyName:    "Doe",
 		Locale:        "en-US",
 		EmailVerified: true,
-		UpdatedAt:     time.Date(2021, 1, 7, 20, 44, 35, 176625000, time.UTC),
+		UpdatedAt:     fakecore.DefaultUpdatedAt,
 		Claims:        map[string]any{"membership": "gold"},
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/oidc-kit/nextidentity/internal/fakecore"
 )
 
 // Sizes of the provider's credentials, as documented.
@@ -338,16 +340,9 @@ func (s *Server) idTokenClaims(u User, scope, clientID, nonce, accessToken strin
 		m["nonce"] = nonce
 	}
 	if accessToken != "" {
-		m["at_hash"] = atHash(accessToken)
+		m["at_hash"] = fakecore.AtHash(accessToken)
 	}
 	return m
-}
-
-// atHash is the OpenID Connect at_hash of an access token for a SHA-256
-// based algorithm: the left half of its hash, base64url-encoded.
-func atHash(accessToken string) string {
-	h := sha256.Sum256([]byte(accessToken))
-	return base64.RawURLEncoding.EncodeToString(h[:len(h)/2])
 }
 
 // s256 is the PKCE S256 transformation of a code verifier.

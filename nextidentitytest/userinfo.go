@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/oidc-kit/nextidentity/internal/fakecore"
 )
 
 // reservedClaims are set by the server; a User's custom Claims cannot
@@ -66,7 +68,7 @@ func userClaims(u User, scope string) map[string]any {
 
 // FormatUpdatedAt formats t as the provider formats "updated_at", in UTC:
 // "2021-01-07 20:44:35.176625 +0000".
-func FormatUpdatedAt(t time.Time) string { return t.UTC().Format(UpdatedAtLayout) }
+func FormatUpdatedAt(t time.Time) string { return fakecore.FormatUpdatedAt(t) }
 
 // handleUserInfo serves /userinfo (GET or POST with a bearer access token).
 func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {

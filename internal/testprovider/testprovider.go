@@ -8,15 +8,9 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -25,6 +19,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/oidc-kit/nextidentity/internal/fakecore"
 )
 
 // Key is a signing key with its kid and JWK alg.
@@ -61,28 +57,19 @@ var (
 
 func genKeys() {
 	for i := range rsaKeys {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		rsaKeys[i] = k
+		rsaKeys[i] = fakecore.GenerateRSA()
 	}
-	var err error
-	if ecKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-		panic(err)
-	}
-	if _, edKey, err = ed25519.GenerateKey(rand.Reader); err != nil {
-		panic(err)
-	}
+	ecKey = fakecore.GenerateEC()
+	edKey = fakecore.GenerateEd25519()
 }
 
-// Paths served.
+// Paths served: the same as the public fake's (nextidentitytest).
 const (
-	PathDiscovery = "/.well-known/openid-configuration"
-	PathJWKS      = "/jwks"
-	PathToken     = "/token"
-	PathUserInfo  = "/userinfo"
-	PathAuthorize = "/authorize"
+	PathDiscovery = fakecore.PathDiscovery
+	PathJWKS      = fakecore.PathJWKS
+	PathToken     = fakecore.PathToken
+	PathUserInfo  = fakecore.PathUserInfo
+	PathAuthorize = fakecore.PathAuthorize
 )
 
 // New starts a provider with client "client-1" / "secret-1" and publishes the
@@ -151,7 +138,7 @@ func (p *Provider) Discovery() map[string]any {
 		"token_endpoint":         p.URL + PathToken,
 		"userinfo_endpoint":      p.URL + PathUserInfo,
 		"jwks_uri":               p.URL + PathJWKS,
-		"end_session_endpoint":   p.URL + "/endsession",
+		"end_session_endpoint":   p.URL + fakecore.PathEndSession,
 		"id_token_signing_alg_values_supported": []string{
 			"RS256", "PS256", "ES256", "EdDSA", "HS256",
 		},
@@ -198,42 +185,25 @@ func JWKS(keys ...*Key) []byte {
 	return b
 }
 
-// JWK is the public JWK of k.
+// JWK is the public JWK of k, as a JSON object tests may edit. Its "use"
+// is k.Use, default "sig"; kid and alg are left out when empty.
 func JWK(k *Key) map[string]any {
-	m := map[string]any{}
-	switch pub := k.Private.Public().(type) {
-	case *rsa.PublicKey:
-		m["kty"] = "RSA"
-		m["n"] = b64(pub.N.Bytes())
-		m["e"] = b64(big.NewInt(int64(pub.E)).Bytes())
-	case *ecdsa.PublicKey:
-		m["kty"] = "EC"
-		m["crv"] = pub.Curve.Params().Name
-		size := (pub.Curve.Params().BitSize + 7) / 8
-		m["x"] = b64(pub.X.FillBytes(make([]byte, size)))
-		m["y"] = b64(pub.Y.FillBytes(make([]byte, size)))
-	case ed25519.PublicKey:
-		m["kty"] = "OKP"
-		m["crv"] = "Ed25519"
-		m["x"] = b64(pub)
+	use := k.Use
+	if use == "" {
+		use = "sig"
 	}
-	if k.KID != "" {
-		m["kid"] = k.KID
-	}
-	if k.Alg != "" {
-		m["alg"] = k.Alg
-	}
-	m["use"] = "sig"
-	if k.Use != "" {
-		m["use"] = k.Use
-	}
-	return m
+	return fakecore.MustPublicJWK(k.Private.Public(), k.KID, k.Alg, use).Map()
 }
 
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
 // Subject is the "sub" of Claims: the documented example's.
-const Subject = "b30647ef-7f03-4ce1-ae91-9476e49d0605"
+const Subject = fakecore.DefaultSubject
+
+// AccessToken and RefreshToken are the tokens TokenResponse returns, in the
+// provider's documented formats.
+const (
+	AccessToken  = fakecore.ExampleAccessToken
+	RefreshToken = fakecore.ExampleRefreshToken
+)
 
 // Claims returns valid ID token claims for the provider's client at now.
 func (p *Provider) Claims(now time.Time, nonce string) map[string]any {
@@ -246,7 +216,7 @@ func (p *Provider) Claims(now time.Time, nonce string) map[string]any {
 		"name":  "John Smith",
 		"email": "john.smith@example.com",
 		// The provider's own format.
-		"updated_at":     "2021-01-07 20:44:35.176625 +0000",
+		"updated_at":     fakecore.FormatUpdatedAt(fakecore.DefaultUpdatedAt),
 		"email_verified": true,
 	}
 	if nonce != "" {
@@ -256,49 +226,43 @@ func (p *Provider) Claims(now time.Time, nonce string) map[string]any {
 }
 
 // Sign signs claims with k using alg, putting k.KID in the header unless
-// header overrides it (a nil value deletes the parameter).
+// header overrides it (a nil value deletes the parameter). It panics on an
+// unknown alg or a key that does not fit it: tests call it with fixed
+// inputs.
 func Sign(alg string, k *Key, claims map[string]any, header map[string]any) string {
 	m := jwt.GetSigningMethod(alg)
 	if m == nil {
-		panic("unknown alg " + alg)
+		panic("testprovider: unknown alg " + alg)
 	}
-	tok := jwt.NewWithClaims(m, jwt.MapClaims(maps.Clone(claims)))
-	if k != nil && k.KID != "" {
-		tok.Header["kid"] = k.KID
-	}
-	for h, v := range header {
-		if v == nil {
-			delete(tok.Header, h)
-		} else {
-			tok.Header[h] = v
-		}
-	}
+	h := map[string]any{}
 	var key any
 	if k != nil {
+		if k.KID != "" {
+			h["kid"] = k.KID
+		}
 		key = k.Private
 	}
-	s, err := tok.SignedString(key)
+	for name, v := range header {
+		h[name] = v
+	}
+	s, err := fakecore.Sign(m, key, h, claims)
 	if err != nil {
-		panic(fmt.Sprintf("sign %s: %v", alg, err))
+		panic(fmt.Sprintf("testprovider: sign %s: %v", alg, err))
 	}
 	return s
 }
 
 // SignHS signs claims with HMAC alg keyed by secret and no kid.
 func SignHS(alg, secret string, claims map[string]any) string {
-	tok := jwt.NewWithClaims(jwt.GetSigningMethod(alg), jwt.MapClaims(maps.Clone(claims)))
-	s, err := tok.SignedString([]byte(secret))
+	s, err := fakecore.Sign(jwt.GetSigningMethod(alg), []byte(secret), nil, claims)
 	if err != nil {
-		panic(err)
+		panic(fmt.Sprintf("testprovider: sign %s: %v", alg, err))
 	}
 	return s
 }
 
 // AtHash is the at_hash of accessToken for a *256 alg.
-func AtHash(accessToken string) string {
-	h := sha256.Sum256([]byte(accessToken))
-	return b64(h[:16])
-}
+func AtHash(accessToken string) string { return fakecore.AtHash(accessToken) }
 
 // WriteJSON writes v as JSON with status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
@@ -308,13 +272,15 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // TokenResponse is a handler answering the token endpoint with a token
-// response carrying idToken (and at_hash-consistent access token "at-1").
+// response carrying idToken, the access token AccessToken (sign
+// at_hash = AtHash(AccessToken) into idToken for an at_hash-consistent
+// response) and the refresh token RefreshToken.
 func TokenResponse(idToken string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]any{
-			"access_token":  "rb5bzkygqs5ahevp",
+			"access_token":  AccessToken,
 			"token_type":    "Bearer",
-			"refresh_token": "h4zakujpack6qtfbyy8r",
+			"refresh_token": RefreshToken,
 			"expires_in":    3600,
 			"id_token":      idToken,
 		})
