@@ -134,6 +134,18 @@ type Config struct {
 	// DefaultLoginCookieName.
 	LoginCookieName string
 
+	// RevokeOnLogout makes Logout revoke the session's tokens at the
+	// provider (Client.Revoke) after ending the session, so a copied access
+	// or refresh token stops working too. A failed revocation is logged;
+	// the user is signed out all the same.
+	RevokeOnLogout bool
+
+	// BackChannelLogout says that the application mounts the
+	// BackChannelLogout handler; New then refuses a Store that is not a
+	// ServerStore, since the cookie store cannot end sessions from
+	// elsewhere.
+	BackChannelLogout bool
+
 	// Logger receives warnings the handlers cannot return (a failed refresh
 	// that kept the session, a store error while touching a session). Nil
 	// means silent.
@@ -195,6 +207,9 @@ func New(cfg Config) (*Handlers, error) {
 	}
 	if cfg.SessionLifetime < 0 {
 		errs = append(errs, fmt.Errorf("nihttp: Config.SessionLifetime %v is negative", cfg.SessionLifetime))
+	}
+	if _, ok := cfg.Store.(ServerStore); cfg.BackChannelLogout && !ok {
+		errs = append(errs, errBackChannelNeedsServerStore)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -419,6 +434,11 @@ func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) {
 		if err := h.store.Delete(r.Context(), s); err != nil {
 			h.cfg.OnError(w, r, fmt.Errorf("%w: %w", ErrStoreUnavailable, err))
 			return
+		}
+		if h.cfg.RevokeOnLogout && s.Token != nil {
+			if err := h.cfg.Client.Revoke(r.Context(), s.Token); err != nil {
+				h.log.Warn("nihttp: revoking the ended session's tokens", "err", err)
+			}
 		}
 		if s.Token != nil && len(s.Token.RawIDToken) <= maxIDTokenHint {
 			hint = s.Token.RawIDToken
