@@ -7,7 +7,8 @@
 // The session cookie carries only the session ID (Session.ID: at least 128
 // random bits); the session itself is JSON in Redis with a time to live
 // equal to its remaining life, so a copied cookie is dead once the user
-// logs out. Loading a session is one GET.
+// logs out, and a request in flight on another instance cannot save the
+// ended session back. Loading a session is one GET.
 //
 // The store also implements nextidentity.ReplayCache (FirstSeen), so the
 // instances can drop a workflow event or back-channel logout token that
@@ -17,7 +18,8 @@
 //
 // With the default KeyPrefix "nihttp:":
 //
-//	nihttp:s:<session ID>    string: the session as JSON, TTL = its remaining life
+//	nihttp:s:<session ID>    string: the session as JSON, TTL = its remaining life;
+//	                         once ended, "ended" for ten minutes (see Store.Save)
 //	nihttp:l:<session ID>    string: the refresh lock's random token, TTL = the lock's
 //	nihttp:u:<subject>       set of session IDs of a user
 //	nihttp:p:<sid>           set of session IDs of a provider session ("sid")

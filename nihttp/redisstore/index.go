@@ -23,9 +23,9 @@ end
 return {added, redis.call('SCARD', KEYS[1])}
 `)
 
-// endIfMatch deletes the session KEYS[1] if its field ARGV[1] ("sub" or
-// "sid") is ARGV[2] and, when ARGV[3] is not empty, its field ARGV[3] is
-// ARGV[4]. It returns {1, sub, sid} when it deleted the session,
+// endIfMatch ends the session KEYS[1] (replacing it with the tombstone
+// ARGV[5] for ARGV[6] ms) if its field ARGV[1] ("sub" or "sid") is ARGV[2]
+// and, when ARGV[3] is not empty, its field ARGV[3] is ARGV[4]. It returns {1, sub, sid} when it deleted the session,
 // {2, sub, sid} when the session belongs to the index but not to the other
 // field, and {0} when the session is gone or no longer belongs to the index
 // (its member is stale).
@@ -39,7 +39,7 @@ if type(f.sub) ~= 'string' then f.sub = '' end
 if type(f.sid) ~= 'string' then f.sid = '' end
 if f[ARGV[1]] ~= ARGV[2] then return {0} end
 if ARGV[3] ~= '' and f[ARGV[3]] ~= ARGV[4] then return {2, f.sub, f.sid} end
-redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[6])
 return {1, f.sub, f.sid}
 `)
 
@@ -75,7 +75,8 @@ func (s *Store) EndSessions(ctx context.Context, subject, sid string) (int, erro
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = endIfMatch.Eval(ctx, pipe, []string{s.sessionKey(id)}, field, value, other, otherValue)
+		cmds[i] = endIfMatch.Eval(ctx, pipe, []string{s.sessionKey(id)}, field, value, other, otherValue,
+			tombstone, tombstoneTTL.Milliseconds())
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, unavailable("ending sessions", err)
@@ -114,7 +115,8 @@ func (s *Store) EndSessions(ctx context.Context, subject, sid string) (int, erro
 	return n, nil
 }
 
-// prune removes from the index set idx the sessions that no longer exist.
+// prune removes from the index set idx the sessions that no longer exist
+// (a tombstone counts as existing: its member goes when it expires).
 func (s *Store) prune(ctx context.Context, idx string) error {
 	ids, err := s.rdb.SMembers(ctx, idx).Result()
 	if err != nil {

@@ -19,6 +19,28 @@ const DefaultKeyPrefix = "nihttp:"
 // DefaultTimeout is Options.Timeout when it is zero.
 const DefaultTimeout = 3 * time.Second
 
+// tombstone is what an ended session's key holds for tombstoneTTL, so that
+// a request that loaded the session before it ended cannot save it back. It
+// cannot be a session's JSON.
+const tombstone = "ended"
+
+// tombstoneTTL is how long an ended session's ID stays refused: longer
+// than any request holds a session between loading and saving it.
+const tombstoneTTL = 10 * time.Minute
+
+// errEnded is returned by Save for a session that was ended.
+var errEnded = fmt.Errorf("redisstore: the session was ended and is not saved again: %w", nihttp.ErrNoSession)
+
+// saveScript stores the session ARGV[1] in KEYS[1] for ARGV[2] ms unless
+// the key holds the tombstone ARGV[3]; it returns 1 when it stored it.
+var saveScript = redis.NewScript(`
+if redis.call('STRLEN', KEYS[1]) == string.len(ARGV[3]) and redis.call('GET', KEYS[1]) == ARGV[3] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
 // maxIDLen bounds the session IDs the store accepts; the handlers' IDs are
 // 22 characters (128 bits, base64url).
 const maxIDLen = 128
@@ -114,6 +136,12 @@ func ms(d time.Duration) time.Duration {
 // Save implements nihttp.SessionStore: the session is kept for ttl and
 // indexed by its Subject and SID. A ttl that is not positive deletes it.
 // The returned cookie value is sess.ID.
+//
+// A session that was ended (Delete, EndSessions, or a Save with no time
+// left) is not saved again for ten minutes: Save returns an error wrapping
+// nihttp.ErrNoSession. So a request on another instance that loaded the
+// session just before the user logged out cannot bring it back by saving
+// it afterwards. A new sign-in gets a new session ID and is not affected.
 func (s *Store) Save(ctx context.Context, sess *nihttp.Session, ttl time.Duration) (string, error) {
 	if sess == nil || !validID(sess.ID) {
 		return "", errBadID
@@ -129,7 +157,7 @@ func (s *Store) Save(ctx context.Context, sess *nihttp.Session, ttl time.Duratio
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	pipe := s.rdb.Pipeline()
-	pipe.Set(ctx, s.sessionKey(sess.ID), data, ttl)
+	saved := saveScript.Eval(ctx, pipe, []string{s.sessionKey(sess.ID)}, data, ttl.Milliseconds(), tombstone)
 	var adds []*redis.Cmd
 	var idx []string
 	for _, key := range s.indexKeys(sess) {
@@ -138,6 +166,9 @@ func (s *Store) Save(ctx context.Context, sess *nihttp.Session, ttl time.Duratio
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", unavailable("saving session", err)
+	}
+	if n, _ := saved.Int64(); n != 1 {
+		return "", errEnded
 	}
 	for i, c := range adds {
 		// A new member joined a set that has grown: prune the set.
@@ -171,7 +202,7 @@ func (s *Store) Load(ctx context.Context, cookieValue string) (*nihttp.Session, 
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	data, err := s.rdb.Get(ctx, s.sessionKey(cookieValue)).Bytes()
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, redis.Nil) || string(data) == tombstone {
 		return nil, nihttp.ErrNoSession
 	}
 	if err != nil {
@@ -188,7 +219,9 @@ func (s *Store) Load(ctx context.Context, cookieValue string) (*nihttp.Session, 
 }
 
 // Delete implements nihttp.SessionStore: it removes the session and its
-// index entries. Deleting a missing session is not an error.
+// index entries. The session's key keeps a small tombstone for ten minutes
+// so that it cannot be saved again (see Save). Deleting a missing session
+// is not an error.
 func (s *Store) Delete(ctx context.Context, sess *nihttp.Session) error {
 	if sess == nil || !validID(sess.ID) {
 		return nil // nothing by that ID can exist
@@ -196,7 +229,7 @@ func (s *Store) Delete(ctx context.Context, sess *nihttp.Session) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	pipe := s.rdb.Pipeline()
-	pipe.Del(ctx, s.sessionKey(sess.ID))
+	pipe.Set(ctx, s.sessionKey(sess.ID), tombstone, tombstoneTTL)
 	for _, key := range s.indexKeys(sess) {
 		pipe.SRem(ctx, key, sess.ID)
 	}

@@ -118,9 +118,10 @@ func TestKeysAndTTLs(t *testing.T) {
 	unlock()
 	require.Equal(t, time.Duration(-2), pttl(p+"l:"+b.ID), "unlock deletes the lock")
 
-	// Delete removes the session and its index entries.
+	// Delete removes the session and its index entries; the key keeps a
+	// tombstone for ten minutes.
 	require.NoError(t, st.Delete(ctx, b))
-	require.Equal(t, time.Duration(-2), pttl(p+"s:"+b.ID))
+	requireNear(10*time.Minute, pttl(p+"s:"+b.ID))
 	isMember, err := rdb.SIsMember(ctx, p+"p:sid-2", b.ID).Result()
 	require.NoError(t, err)
 	require.False(t, isMember)
@@ -262,4 +263,52 @@ func TestBadIDs(t *testing.T) {
 	}
 	_, err := st.Save(ctx, nil, time.Hour)
 	require.Error(t, err)
+}
+
+// TestEndedSessionIsNotSavedBack: a request that loaded a session before
+// it ended (logout on another instance, EndSessions) cannot revive it by
+// saving it afterwards.
+func TestEndedSessionIsNotSavedBack(t *testing.T) {
+	ctx := context.Background()
+	addr := redistest.Start(t)
+	prefix := uniquePrefix()
+	a := redisstore.New(newClient(t, addr), redisstore.Options{KeyPrefix: prefix}) // instance A
+	b := redisstore.New(newClient(t, addr), redisstore.Options{KeyPrefix: prefix}) // instance B
+
+	for _, tc := range []struct {
+		name string
+		end  func(s *nihttp.Session) error
+	}{
+		{"Delete", func(s *nihttp.Session) error { return b.Delete(ctx, s) }},
+		{"Save with no time left", func(s *nihttp.Session) error { _, err := b.Save(ctx, s, 0); return err }},
+		{"EndSessions by subject", func(s *nihttp.Session) error { _, err := b.EndSessions(ctx, s.Subject, ""); return err }},
+		{"EndSessions by sid", func(s *nihttp.Session) error { _, err := b.EndSessions(ctx, "", s.SID); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := storetest.NewSession(t, "user-"+tc.name, "sid-"+tc.name)
+			_, err := a.Save(ctx, s, time.Hour)
+			require.NoError(t, err)
+			inFlight, err := a.Load(ctx, s.ID) // a request on A is under way
+			require.NoError(t, err)
+
+			require.NoError(t, tc.end(s)) // the user logs out on B
+
+			inFlight.LastSeen = inFlight.LastSeen.Add(time.Minute)
+			_, err = a.Save(ctx, inFlight, time.Hour)
+			require.ErrorIs(t, err, nihttp.ErrNoSession)
+			require.ErrorContains(t, err, "redisstore: the session was ended")
+			_, err = b.Load(ctx, s.ID)
+			require.ErrorIs(t, err, nihttp.ErrNoSession)
+			n, err := b.EndSessions(ctx, s.Subject, "")
+			require.NoError(t, err)
+			require.Zero(t, n)
+
+			// Signing in again makes a new session, which works.
+			again := storetest.NewSession(t, s.Subject, s.SID)
+			_, err = a.Save(ctx, again, time.Hour)
+			require.NoError(t, err)
+			_, err = b.Load(ctx, again.ID)
+			require.NoError(t, err)
+		})
+	}
 }

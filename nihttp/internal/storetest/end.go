@@ -91,11 +91,13 @@ func testEndSessionsAfterDelete(t *testing.T, st nihttp.ServerStore) {
 	require.Equal(t, 1, n, "a deleted session is not counted")
 	requireGone(t, st, b.ID)
 
-	// A session saved again after its user's sessions ended is live.
-	save(t, st, a, hour)
-	requireLive(t, st, a)
+	// The user signs in again after their sessions ended: a new session,
+	// live until it is ended in turn.
+	c := NewSession(t, "user-1", "sid-1")
+	save(t, st, c, hour)
+	requireLive(t, st, c)
 	n, err = st.EndSessions(ctx, "", "sid-1")
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	requireGone(t, st, a.ID)
+	requireGone(t, st, c.ID)
 }
