@@ -36,7 +36,7 @@ type profileClaims struct {
 	PhoneNumber         string      `json:"phone_number"`
 	PhoneNumberVerified flexBool    `json:"phone_number_verified"`
 	Locale              string      `json:"locale"`
-	UpdatedAt           UpdatedTime `json:"updated_at"`
+	UpdatedAt           updatedTime `json:"updated_at"`
 }
 
 func (p *profileClaims) profile() Profile {
@@ -148,10 +148,10 @@ func (f *flexBool) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// UpdatedTime is the "updated_at" claim. Next Identity sends it as a string
-// like "2021-01-07 20:44:35.176625 +0000"; OpenID Connect says a NumericDate.
-// Both are accepted, as is RFC 3339.
-type UpdatedTime struct{ time.Time }
+// updatedTime is the "updated_at" claim, read into Profile.UpdatedAt. Next
+// Identity sends it as a string like "2021-01-07 20:44:35.176625 +0000";
+// OpenID Connect says a NumericDate. Both are accepted, as is RFC 3339.
+type updatedTime struct{ time.Time }
 
 // updatedAtLayouts are tried in order for string values.
 var updatedAtLayouts = []string{
@@ -165,21 +165,13 @@ var updatedAtLayouts = []string{
 
 // UnmarshalJSON accepts a string in the provider's format or RFC 3339, a
 // number of seconds since the epoch, or null.
-func (u *UpdatedTime) UnmarshalJSON(b []byte) error {
+func (u *updatedTime) UnmarshalJSON(b []byte) error {
 	t, err := parseUpdatedAt(b)
 	if err != nil {
 		return err
 	}
 	u.Time = t
 	return nil
-}
-
-// MarshalJSON writes the time as RFC 3339, or null when zero.
-func (u UpdatedTime) MarshalJSON() ([]byte, error) {
-	if u.IsZero() {
-		return jsonNull, nil
-	}
-	return json.Marshal(u.Time.Format(time.RFC3339Nano))
 }
 
 // parseUpdatedAt parses a raw JSON "updated_at" value (a quoted string or a

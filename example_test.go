@@ -73,13 +73,14 @@ func ExampleIDToken_Claims() {
 		log.Fatal(err)
 	}
 	var claims struct {
-		Membership string                   `json:"membership"`
-		UpdatedAt  nextidentity.UpdatedTime `json:"updated_at"` // the provider's string format
+		Membership string `json:"membership"`
 	}
 	if err := tok.IDToken.Claims(&claims); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(claims.Membership, claims.UpdatedAt.Year())
+	// Standard profile claims are parsed already, updated_at in the
+	// provider's string format included.
+	fmt.Println(claims.Membership, tok.IDToken.UpdatedAt.Year())
 	// Output: gold 2021
 }
 

@@ -644,14 +644,14 @@ func FuzzUpdatedAt(f *testing.F) {
 			require.LessOrEqual(t, len(err.Error()), 1024)
 		} else if !got.IsZero() && got.Year() >= 0 && got.Year() <= 9999 {
 			// Whatever parses survives the client's own JSON form.
-			b, err := json.Marshal(UpdatedTime{got})
+			b, err := json.Marshal(got.Format(time.RFC3339Nano))
 			require.NoError(t, err)
 			again, err := parseUpdatedAt(b)
 			require.NoError(t, err, "re-parsing %s", b)
 			require.True(t, got.Equal(again), "%s: %v then %v", b, got, again)
 		}
 		if json.Valid(raw) {
-			var u UpdatedTime
+			var u updatedTime
 			jerr := json.Unmarshal(raw, &u)
 			require.Equal(t, err == nil, jerr == nil, "parseUpdatedAt: %v, json.Unmarshal: %v", err, jerr)
 			if err == nil {

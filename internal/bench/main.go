@@ -201,17 +201,17 @@ func (e *env) sign(alg string, claims map[string]any) (string, error) {
 
 // profile is the claim set a go-oidc user decodes with IDToken.Claims to get
 // what nextidentity's IDToken already carries (its Profile fields). updated_at
-// uses the library's exported type, which reads the provider's format.
+// is kept as the provider's string: go-oidc has no parser for its format.
 type profile struct {
-	Name                string                   `json:"name"`
-	GivenName           string                   `json:"given_name"`
-	FamilyName          string                   `json:"family_name"`
-	Email               string                   `json:"email"`
-	EmailVerified       bool                     `json:"email_verified"`
-	PhoneNumber         string                   `json:"phone_number"`
-	PhoneNumberVerified bool                     `json:"phone_number_verified"`
-	Locale              string                   `json:"locale"`
-	UpdatedAt           nextidentity.UpdatedTime `json:"updated_at"`
+	Name                string `json:"name"`
+	GivenName           string `json:"given_name"`
+	FamilyName          string `json:"family_name"`
+	Email               string `json:"email"`
+	EmailVerified       bool   `json:"email_verified"`
+	PhoneNumber         string `json:"phone_number"`
+	PhoneNumberVerified bool   `json:"phone_number_verified"`
+	Locale              string `json:"locale"`
+	UpdatedAt           string `json:"updated_at"`
 }
 
 // verifier verifies one token and returns its subject.
