@@ -10,6 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/oidc-kit/nextidentity/internal/httpx"
 	"github.com/oidc-kit/nextidentity/internal/keys"
 )
 
@@ -159,7 +160,7 @@ func (c *Client) verifySignature(ctx context.Context, m jwt.SigningMethod, hdr *
 		if errors.Is(err, keys.ErrNoKey) {
 			return nil, invalidToken(umbrella, ErrInvalidSignature, "%v", err)
 		}
-		if errors.Is(err, keys.ErrTooLarge) {
+		if errors.Is(err, httpx.ErrTooLarge) {
 			return nil, fmt.Errorf("%w: cannot get signing keys: %w: %w", umbrella, ErrResponseTooLarge, err)
 		}
 		return nil, fmt.Errorf("%w: cannot get signing keys: %w: %w", umbrella, ErrProviderUnreachable, err)

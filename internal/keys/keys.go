@@ -38,8 +38,6 @@ var (
 	ErrNoKey = errors.New("keys: no key in the JWKS fits the token")
 	// ErrFetch means the JWKS could not be fetched or had no usable key.
 	ErrFetch = errors.New("keys: JWKS fetch failed")
-	// ErrTooLarge means the JWKS body exceeded the size limit.
-	ErrTooLarge = httpx.ErrTooLarge
 	// ErrClosed means the Store was closed; it is wrapped with ErrFetch.
 	ErrClosed = errors.New("keys: key store closed")
 )

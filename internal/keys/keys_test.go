@@ -27,6 +27,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oidc-kit/nextidentity/internal/httpx"
 )
 
 // ---------------------------------------------------------------------------
@@ -938,7 +940,7 @@ func TestStoreFailureBackoff(t *testing.T) {
 		{name: "no usable key", status: 200, body: func(t *testing.T) []byte {
 			return jwks(t, jwk(t, testKeys().rsaWeak, "weak", "", ""))
 		}, window: time.Second, wantErr: ErrFetch},
-		{name: "too large", status: 200, body: good, maxB: 10, window: time.Second, wantErr: ErrTooLarge},
+		{name: "too large", status: 200, body: good, maxB: 10, window: time.Second, wantErr: httpx.ErrTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newJWKSServer(t, tc.body(t))
@@ -1030,9 +1032,9 @@ func TestStoreBodyLimit(t *testing.T) {
 	}{
 		{name: "under the limit", maxBytes: size + 1},
 		{name: "exactly the limit", maxBytes: size},
-		{name: "one byte over", maxBytes: size - 1, wantErr: ErrTooLarge},
-		{name: "far over", maxBytes: 64, wantErr: ErrTooLarge},
-		{name: "endless body", maxBytes: 1 << 16, endless: true, wantErr: ErrTooLarge},
+		{name: "one byte over", maxBytes: size - 1, wantErr: httpx.ErrTooLarge},
+		{name: "far over", maxBytes: 64, wantErr: httpx.ErrTooLarge},
+		{name: "endless body", maxBytes: 1 << 16, endless: true, wantErr: httpx.ErrTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newJWKSServer(t, body)
