@@ -2,7 +2,6 @@ package nextidentity
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"net/url"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // AuthRequest is one pending authorization: the URL to send the browser to
@@ -108,7 +109,9 @@ func WithParam(key, value string) AuthOption {
 
 // AuthCodeURL starts a sign-in: it returns the provider's /authorize URL with
 // response_type=code, a fresh state and nonce, and a PKCE S256 challenge,
-// together with the secrets Exchange needs later.
+// together with the secrets Exchange needs later. Its error reports only a
+// misused option (ErrInvalidConfig): WithParam of a reserved parameter, a
+// negative WithMaxAge.
 func (c *Client) AuthCodeURL(opts ...AuthOption) (*AuthRequest, error) {
 	return c.authURL(c.endpoints.authorization, opts)
 }
@@ -136,18 +139,8 @@ func (c *Client) authURL(endpoint string, opts []AuthOption) (*AuthRequest, erro
 	if c.cfg.RedirectURL == "" {
 		return nil, configError("RedirectURL", "is required for the browser sign-in")
 	}
-	state, err := randomString(32)
-	if err != nil {
-		return nil, err
-	}
-	nonce, err := randomString(32)
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := randomString(32) // 43 characters, RFC 7636 section 4.1
-	if err != nil {
-		return nil, err
-	}
+	state, nonce := randomString(), randomString()
+	verifier := oauth2.GenerateVerifier() // 32 random bytes, 43 characters (RFC 7636 4.1)
 	v := p.v
 	v.Set("response_type", "code")
 	v.Set("client_id", c.cfg.ClientID)
@@ -155,7 +148,7 @@ func (c *Client) authURL(endpoint string, opts []AuthOption) (*AuthRequest, erro
 	v.Set("scope", strings.Join(c.scopes(p.scopes), " "))
 	v.Set("state", state)
 	v.Set("nonce", nonce)
-	v.Set("code_challenge", s256(verifier))
+	v.Set("code_challenge", oauth2.S256ChallengeFromVerifier(verifier))
 	v.Set("code_challenge_method", "S256")
 	return &AuthRequest{
 		URL:          appendQuery(endpoint, v),
@@ -218,17 +211,11 @@ func appendQuery(endpoint string, v url.Values) string {
 	return endpoint + sep + v.Encode()
 }
 
-// randomString returns n bytes from crypto/rand, base64url-encoded.
-func randomString(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("nextidentity: reading random bytes: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// s256 is the PKCE S256 code challenge of verifier (RFC 7636 section 4.2).
-func s256(verifier string) string {
-	h := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(h[:])
+// randomString returns 256 bits from crypto/rand, base64url-encoded. Since
+// Go 1.24 rand.Read never returns an error (it crashes the program rather
+// than return short), so there is no error to report.
+func randomString() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }

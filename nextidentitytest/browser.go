@@ -81,10 +81,7 @@ func (s *Server) NewBrowser() *Browser {
 // first sign-ins through one Browser then share one binding instead of
 // racing to set it.
 func (s *Server) newJar() http.CookieJar {
-	jar, err := cookiejar.New(nil)
-	if err != nil { // cookiejar.New never fails without options
-		panic(fmt.Sprintf("nextidentitytest: cookie jar: %v", err))
-	}
+	jar, _ := cookiejar.New(nil) // with nil options it cannot fail
 	jar.SetCookies(s.mustURL(""), []*http.Cookie{{
 		Name: BrowserCookieName, Value: randomID(), Path: "/", HttpOnly: true,
 	}})
