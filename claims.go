@@ -12,18 +12,33 @@ import (
 	"time"
 )
 
-// Profile holds the standard profile claims that both the ID token and the
-// userinfo response carry.
+// Profile holds the standard profile claims (OpenID Connect Core 5.1) that
+// both the ID token and the userinfo response carry. A claim the provider
+// did not send is the zero value.
 type Profile struct {
-	Name                string
-	GivenName           string
-	FamilyName          string
-	Email               string
-	EmailVerified       bool
-	PhoneNumber         string
+	// Name is the "name" claim: the full name, for display.
+	Name string
+	// GivenName is the "given_name" claim.
+	GivenName string
+	// FamilyName is the "family_name" claim.
+	FamilyName string
+	// Email is the "email" claim. Trust it as the user's address only when
+	// EmailVerified is true.
+	Email string
+	// EmailVerified is the "email_verified" claim (a JSON boolean, or the
+	// strings "true"/"false" some deployments send).
+	EmailVerified bool
+	// PhoneNumber is the "phone_number" claim, E.164 when the provider
+	// follows the specification.
+	PhoneNumber string
+	// PhoneNumberVerified is the "phone_number_verified" claim.
 	PhoneNumberVerified bool
-	Locale              string
-	UpdatedAt           time.Time // "updated_at", in whichever form it came
+	// Locale is the "locale" claim, a BCP 47 tag such as "fr-CA".
+	Locale string
+	// UpdatedAt is the "updated_at" claim: when the profile last changed.
+	// Next Identity sends a string ("2021-01-07 20:44:35.176625 +0000");
+	// a NumericDate and RFC 3339 are read too.
+	UpdatedAt time.Time
 }
 
 // profileClaims is Profile as decoded from JSON.

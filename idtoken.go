@@ -14,17 +14,42 @@ import (
 	"time"
 )
 
-// IDToken is a verified ID token's claims.
+// IDToken is a verified ID token's claims (OpenID Connect Core 2). The
+// standard profile claims are parsed into the embedded Profile; read any
+// other claim with Claims.
 type IDToken struct {
-	Issuer          string
-	Subject         string
-	Audience        []string
-	AuthorizedParty string // "azp"
-	IssuedAt        time.Time
-	Expiry          time.Time
-	AuthTime        time.Time // zero when absent
-	Nonce           string
-	AccessTokenHash string // "at_hash"
+	// Issuer is the "iss" claim: the provider that issued the token. It
+	// equals Config.Issuer exactly, as verified.
+	Issuer string
+	// Subject is the "sub" claim: the user's identifier at the provider,
+	// unique and never reassigned within the issuer. Key accounts on
+	// (Issuer, Subject), not on the email address.
+	Subject string
+	// Audience is the "aud" claim: the clients the token is meant for. It
+	// contains Config.ClientID, as verified.
+	Audience []string
+	// AuthorizedParty is the "azp" claim: the client the token was issued
+	// to, when the provider sent one. It equals Config.ClientID when set,
+	// and is required when Audience has several entries.
+	AuthorizedParty string
+	// IssuedAt is the "iat" claim: when the token was issued.
+	IssuedAt time.Time
+	// Expiry is the "exp" claim: after it (and the leeway) the token is
+	// refused. It bounds the ID token, not the session or the access token.
+	Expiry time.Time
+	// AuthTime is the "auth_time" claim: when the user last authenticated
+	// at the provider. Zero when the provider did not send it; required
+	// when the request was made WithMaxAge.
+	AuthTime time.Time
+	// Nonce is the "nonce" claim: the value sent with the authorization
+	// request, as verified by Exchange. Empty in refreshed tokens that
+	// carry none.
+	Nonce string
+	// AccessTokenHash is the "at_hash" claim, when sent: the left half of
+	// the access token's hash, checked by Exchange and Refresh and by
+	// VerifyAccessToken.
+	AccessTokenHash string
+	// Profile holds the standard profile claims the token carries.
 	Profile
 
 	alg    string

@@ -20,16 +20,36 @@ import (
 // encoding/json with its verified ID token, so session stores can keep it:
 // IDToken is encoded as its verified claims, and a decoded Token is trusted
 // as it stands, not verified again.
+//
+// A Token returned by a Client carries that client's clock (Config.Now) for
+// Valid; compare Tokens field by field, not with reflect.DeepEqual.
 type Token struct {
-	AccessToken  string    `json:"access_token"`
-	TokenType    string    `json:"token_type,omitempty"`
-	RefreshToken string    `json:"refresh_token,omitempty"`
-	RawIDToken   string    `json:"id_token,omitempty"`
-	Expiry       time.Time `json:"expiry,omitzero"` // zero: the provider sent no expires_in
-	Scope        string    `json:"scope,omitempty"`
+	// AccessToken authorizes requests to the provider's APIs (userinfo) as a
+	// Bearer token.
+	AccessToken string `json:"access_token"`
+	// TokenType is the provider's token_type: "Bearer", in whatever letter
+	// case the provider used (the client refuses any other type).
+	TokenType string `json:"token_type,omitempty"`
+	// RefreshToken redeems a new Token (Client.Refresh); empty when the
+	// provider issued none (ask with WithOfflineAccess).
+	RefreshToken string `json:"refresh_token,omitempty"`
+	// RawIDToken is the ID token as received, for LogoutRequest.IDTokenHint;
+	// empty when the response had none (a refresh may not return one).
+	RawIDToken string `json:"id_token,omitempty"`
+	// Expiry is when the access token expires, from expires_in on the
+	// client's clock. Zero means the provider sent no expires_in (lifetime
+	// unknown); a zero, negative or non-numeric expires_in gives the time
+	// of the response: expired.
+	Expiry time.Time `json:"expiry,omitzero"`
+	// Scope is the granted scope when the provider returned one, else "".
+	Scope string `json:"scope,omitempty"`
 	// IDToken is the verified RawIDToken. It survives a JSON round trip
 	// even when RawIDToken is dropped to save space.
 	IDToken *IDToken `json:"id_token_claims,omitempty"`
+
+	// clock is the Config.Now of the Client that returned the token; nil
+	// for a Token the application built or decoded.
+	clock func() time.Time
 }
 
 // expiryDelta is how long before Expiry a token stops being Valid, so it is
@@ -37,8 +57,17 @@ type Token struct {
 const expiryDelta = 10 * time.Second
 
 // Valid reports whether the token has an access token that does not expire
-// within the next 10 seconds.
-func (t *Token) Valid() bool { return t.validAt(time.Now()) }
+// within the next 10 seconds. It reads the clock of the Client that returned
+// the token (Config.Now), so tests that move a fake clock see tokens expire.
+// A Token the application built or decoded from JSON has no client and reads
+// time.Now; hand it to Client.TokenSource, which uses the client's clock.
+func (t *Token) Valid() bool {
+	now := time.Now
+	if t != nil && t.clock != nil {
+		now = t.clock
+	}
+	return t.validAt(now())
+}
 
 func (t *Token) validAt(now time.Time) bool {
 	return t != nil && t.AccessToken != "" && (t.Expiry.IsZero() || now.Add(expiryDelta).Before(t.Expiry))
@@ -66,6 +95,8 @@ type tokenResponse struct {
 	IDToken      string    `json:"id_token"`
 	ExpiresIn    expiresIn `json:"expires_in"`
 	Scope        string    `json:"scope"`
+
+	clock func() time.Time // the Client's, given to the Token
 }
 
 // expiresIn is the "expires_in" member: a number of seconds, or a numeric
@@ -262,6 +293,7 @@ func (tr *tokenResponse) token(now time.Time) *Token {
 		RefreshToken: tr.RefreshToken,
 		RawIDToken:   tr.IDToken,
 		Scope:        tr.Scope,
+		clock:        tr.clock,
 	}
 	if tr.ExpiresIn.set {
 		// A lifetime <= 0 gives Expiry = now: expired, and not the zero
@@ -297,6 +329,7 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values) (*tokenRespo
 	if tr.AccessToken == "" {
 		return nil, malformed("token", status, body, errors.New("no access_token"))
 	}
+	tr.clock = c.now
 	if !strings.EqualFold(tr.TokenType, "Bearer") {
 		// The client would send it as a Bearer token, which a DPoP- or
 		// MAC-bound token is not. The body holds the tokens: no excerpt.
@@ -319,8 +352,16 @@ type TokenSource struct {
 
 // TokenSource returns a TokenSource starting from tok. ctx is used for the
 // refresh requests. onRefresh, when not nil, is called with every new token
-// (before it is handed out) so the app can persist it.
+// (before it is handed out) so the app can persist it. Validity is judged on
+// the client's clock (Config.Now): a tok without one (built or decoded by the
+// application) is copied and given it, so the tokens handed out say the same
+// from Valid.
 func (c *Client) TokenSource(ctx context.Context, tok *Token, onRefresh func(*Token)) *TokenSource {
+	if tok != nil && tok.clock == nil {
+		cp := *tok
+		cp.clock = c.now
+		tok = &cp
+	}
 	return &TokenSource{c: c, ctx: ctx, tok: tok, onRefresh: onRefresh}
 }
 

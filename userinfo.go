@@ -8,9 +8,12 @@ import (
 	"net/http"
 )
 
-// UserInfo is the provider's /userinfo response.
+// UserInfo is the provider's /userinfo response (OpenID Connect Core 5.3).
 type UserInfo struct {
+	// Subject is the "sub" member. When the token passed to Client.UserInfo
+	// carried an ID token, it equals that token's Subject, as verified.
 	Subject string
+	// Profile holds the standard profile claims of the response.
 	Profile
 
 	claims []byte
