@@ -111,7 +111,8 @@ type Client struct {
 	// client, which must use PKCE and does not authenticate at /token.
 	ID, Secret string
 	// RedirectURIs are the allowed redirect_uri values (exact match). A
-	// client with Scopes may have none: a back-end service.
+	// confidential client may have none: a back-end service using client
+	// credentials (see Scopes) or a resource server that introspects.
 	RedirectURIs []string
 	// PostLogoutRedirectURIs are the allowed post_logout_redirect_uri values
 	// (exact match). When empty, /endsession accepts any URI with the scheme
@@ -224,8 +225,8 @@ type Server struct {
 
 // NewServer starts a fake provider on a loopback address. Call Close when
 // done. It panics on invalid Options (a duplicate or empty client id, a
-// client without redirect URIs, an unknown SigningAlg), like httptest
-// panics on programmer errors.
+// public client without redirect URIs, an unknown AccessTokenFormat or
+// SigningAlg), like httptest panics on programmer errors.
 func NewServer(opts Options) *Server {
 	s := &Server{
 		idLifetime:  opts.IDTokenLifetime,
@@ -270,8 +271,8 @@ func NewServer(opts Options) *Server {
 		if _, dup := s.clients[c.ID]; dup {
 			panic(fmt.Sprintf("nextidentitytest: duplicate client id %q", c.ID))
 		}
-		if len(c.RedirectURIs) == 0 && len(c.Scopes) == 0 {
-			panic(fmt.Sprintf("nextidentitytest: client %q has neither RedirectURIs nor Scopes", c.ID))
+		if len(c.RedirectURIs) == 0 && c.Secret == "" {
+			panic(fmt.Sprintf("nextidentitytest: public client %q has no RedirectURIs", c.ID))
 		}
 		if c.AccessTokenFormat != "" && c.AccessTokenFormat != AccessTokenOpaque && c.AccessTokenFormat != AccessTokenJWT {
 			panic(fmt.Sprintf("nextidentitytest: client %q has unknown AccessTokenFormat %q", c.ID, c.AccessTokenFormat))
