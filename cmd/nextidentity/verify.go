@@ -113,10 +113,8 @@ func (c *cli) verify(ctx context.Context, args []string) int {
 		Issuer:       t.issuer,
 		ClientID:     t.clientID,
 		ClientSecret: t.clientSecret,
-		// Required by Config, never used: verify redirects nowhere.
-		RedirectURL: "http://127.0.0.1/unused",
-		HTTPClient:  &http.Client{Timeout: t.timeout},
-		Now:         c.now,
+		HTTPClient:   &http.Client{Timeout: t.timeout},
+		Now:          c.now,
 	})
 	if err != nil {
 		rep.Error = err.Error()
