@@ -111,6 +111,10 @@ func (c *cli) login(ctx context.Context, args []string) int {
 	srv := &http.Server{
 		Handler:           callbackHandler(redirect.Path, callbacks),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10,
 	}
 	go srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed at Shutdown
 	defer func() {
