@@ -212,7 +212,9 @@ func callbackHandler(path string, callbacks chan<- url.Values) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		title, msg := "Signed in", "You can close this tab and return to the terminal."
+		// The code is redeemed and verified after this page is sent, so the
+		// page does not claim success: the terminal has the result.
+		title, msg := "Sign-in received", "Return to the terminal for the result; you can close this tab."
 		if e := q.Get("error"); e != "" {
 			title, msg = "Sign-in failed", "The provider answered "+e+": "+q.Get("error_description")+". See the terminal."
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"testing"
@@ -216,4 +217,30 @@ func TestLoopbackRedirect(t *testing.T) {
 		_, err := loopbackRedirect(ok)
 		require.NoError(t, err, ok)
 	}
+}
+
+func TestCallbackHandler(t *testing.T) {
+	callbacks := make(chan url.Values, 1)
+	h := callbackHandler("/callback", callbacks)
+	for _, tc := range []struct {
+		target string
+		status int
+		want   string
+	}{
+		{"/callback?code=c&state=s", http.StatusOK, "Sign-in received"},
+		{"/callback?code=again", http.StatusOK, "Already received"},
+		{"/favicon.ico", http.StatusNotFound, ""},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.target, nil))
+		require.Equal(t, tc.status, rec.Code, tc.target)
+		require.Contains(t, rec.Body.String(), tc.want)
+	}
+	require.Equal(t, url.Values{"code": {"c"}, "state": {"s"}}, <-callbacks)
+
+	errs := make(chan url.Values, 1)
+	rec := httptest.NewRecorder()
+	callbackHandler("/cb", errs).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/cb?error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E", nil))
+	require.Contains(t, rec.Body.String(), "access_denied: &lt;b&gt;no&lt;/b&gt;", "escaped")
+	require.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
 }
