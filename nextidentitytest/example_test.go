@@ -2,6 +2,7 @@ package nextidentitytest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 
@@ -103,4 +104,81 @@ func ExampleServer_NewBrowser() {
 	// Output:
 	// Jane Doe
 	// Bob
+}
+
+// An app's sign-up round trip: the fake browser fills the hosted sign-up
+// form, and the app receives the new user.
+func ExampleBrowser_SignUp() {
+	ctx := context.Background()
+	srv := nextidentitytest.NewServer(nextidentitytest.Options{})
+	defer srv.Close()
+	client, err := nextidentity.New(ctx, srv.Config())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	browser := srv.NewBrowser()
+	req, err := client.RegisterURL()
+	if err != nil {
+		log.Fatal(err)
+	}
+	callback, err := browser.SignUp(ctx, req.URL, "Ada Lovelace", "ada@example.com", "s3cret")
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok, err := client.Exchange(ctx, callback, req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok.IDToken.Name, tok.IDToken.Email, tok.IDToken.EmailVerified)
+
+	// The email address now has an account.
+	req, err = client.RegisterURL()
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = srv.NewBrowser().SignUp(ctx, req.URL, "Impostor", "ada@example.com", "x")
+	fmt.Println(errors.Is(err, nextidentitytest.ErrSignUpRejected))
+	// Output:
+	// Ada Lovelace ada@example.com false
+	// true
+}
+
+// An app's edit-profile round trip: the signed-in user changes a name on
+// the hosted personal-details page and the app sees it.
+func ExampleBrowser_EditProfile() {
+	ctx := context.Background()
+	srv := nextidentitytest.NewServer(nextidentitytest.Options{})
+	defer srv.Close()
+	client, err := nextidentity.New(ctx, srv.Config())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	browser := srv.NewBrowser()
+	req, err := client.AuthCodeURL()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := browser.Login(ctx, req.URL, "jane@example.com", "password"); err != nil {
+		log.Fatal(err)
+	}
+
+	req, err = client.PersonalDetailsURL()
+	if err != nil {
+		log.Fatal(err)
+	}
+	callback, err := browser.EditProfile(ctx, req.URL, map[string]string{"name": "Jane Q. Doe"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok, err := client.Exchange(ctx, callback, req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok.IDToken.Name)
+	// Output:
+	// Jane Q. Doe
 }
