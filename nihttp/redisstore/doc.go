@@ -37,9 +37,14 @@
 // command and every Lua script the store sends touches exactly one key, so
 // no operation can span two hash slots and the key layout needs no hash
 // tags; the few pipelines it sends are split per node by go-redis. The
-// store's tests run the conformance suite against one server and against
-// a one-node Redis Cluster, which rejects any command or script whose keys
-// span slots.
+// store's tests run the conformance suite against one server, against a
+// one-node Redis Cluster (which rejects any command or script whose keys
+// span slots, as every Cluster does), and through redis.NewUniversalClient
+// given a MasterName and only a Sentinel's address. Failover itself (a
+// replica promoted while the store is in use) is go-redis's and Redis's
+// business and is not tested here: the store keeps no connection state of
+// its own. Replication to replicas is asynchronous, so a session saved just
+// before a failover can be lost (the user signs in again).
 //
 // # Errors
 //

@@ -53,6 +53,27 @@ func TestClusterConformance(t *testing.T) {
 	})
 }
 
+func TestSentinelConformance(t *testing.T) {
+	primary := redistest.Start(t)
+	// Through redis.NewUniversalClient, which makes a failover client when
+	// given a MasterName.
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
+		MasterName: "mymaster",
+		Addrs:      []string{redistest.StartSentinel(t, primary, "mymaster")},
+	})
+	t.Cleanup(func() { _ = rdb.Close() })
+	t.Run("suite", func(t *testing.T) { // returns when its parallel cases are done
+		storetest.Run(t, func(*testing.T) nihttp.ServerStore {
+			return redisstore.New(rdb, redisstore.Options{KeyPrefix: uniquePrefix()})
+		})
+	})
+	// The client was given only the Sentinel's address: the sessions went
+	// to the primary the Sentinel named.
+	n, err := newClient(t, primary).DBSize(context.Background()).Result()
+	require.NoError(t, err)
+	require.Positive(t, n)
+}
+
 func TestUniversalClientConformance(t *testing.T) {
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{redistest.Start(t)}})
 	t.Cleanup(func() { _ = rdb.Close() })

@@ -60,14 +60,33 @@ func StartCluster(t testing.TB) string {
 	return startServer(t, true).Addr
 }
 
+// StartSentinel starts a Redis Sentinel that monitors the primary at
+// primaryAddr (a server from Start) under the name master, and returns the
+// Sentinel's address (for redis.FailoverOptions.SentinelAddrs).
+func StartSentinel(t testing.TB, primaryAddr, master string) string {
+	t.Helper()
+	return startMode(t, mode{sentinel: primaryAddr, master: master}).Addr
+}
+
+// mode is what kind of server start runs.
+type mode struct {
+	cluster          bool
+	sentinel, master string // the primary a Sentinel monitors, under name master
+}
+
 func startServer(t testing.TB, cluster bool) *Server {
+	t.Helper()
+	return startMode(t, mode{cluster: cluster})
+}
+
+func startMode(t testing.TB, m mode) *Server {
 	t.Helper()
 	bin := binary(t)
 	var lastErr error
 	// A port found free can be taken before redis-server binds it; try a
 	// few times before giving up.
 	for range 3 {
-		s, err := start(bin, t.TempDir(), cluster)
+		s, err := start(bin, t.TempDir(), m)
 		if err == nil {
 			t.Cleanup(s.Stop)
 			return s
@@ -93,7 +112,7 @@ func binary(t testing.TB) string {
 	return ""
 }
 
-func start(bin, dir string, cluster bool) (*Server, error) {
+func start(bin, dir string, m mode) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -112,7 +131,21 @@ func start(bin, dir string, cluster bool) (*Server, error) {
 		"--daemonize", "no",
 		"--logfile", "",
 	}
-	if cluster {
+	if m.sentinel != "" {
+		phost, pport, err := net.SplitHostPort(m.sentinel)
+		if err != nil {
+			return nil, err
+		}
+		// A Sentinel rewrites its configuration file, so it needs one.
+		conf := filepath.Join(dir, "sentinel.conf")
+		body := fmt.Sprintf("sentinel monitor %s %s %s 1\n", m.master, phost, pport)
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			return nil, err
+		}
+		args = []string{conf, "--sentinel",
+			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--daemonize", "no", "--logfile", ""}
+	}
+	if m.cluster {
 		bus, err := freePort() // the cluster bus; by default port+10000, which may not exist
 		if err != nil {
 			return nil, err
@@ -138,7 +171,7 @@ func start(bin, dir string, cluster bool) (*Server, error) {
 		default:
 		}
 		if ping(s.Addr) == nil {
-			if !cluster {
+			if !m.cluster {
 				return s, nil
 			}
 			if err := s.serveAllSlots(deadline); err != nil {

@@ -31,3 +31,12 @@ func TestStartClusterServesEverySlotAndRefusesCrossSlot(t *testing.T) {
 	_, err = command(addr, `EVAL "return redis.call('GET','b')" 1 a`)
 	require.Error(t, err, "a script may not touch a key of another slot than its declared ones")
 }
+
+func TestStartSentinelKnowsThePrimary(t *testing.T) {
+	primary := Start(t)
+	sentinel := StartSentinel(t, primary, "mymaster")
+	require.NoError(t, ping(sentinel))
+	info, err := command(sentinel, "INFO sentinel")
+	require.NoError(t, err)
+	require.Contains(t, info, "name=mymaster,status=ok,address="+primary)
+}
