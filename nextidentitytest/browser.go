@@ -42,6 +42,9 @@ type PageError struct {
 	Message string
 }
 
+// Error returns the page's status, title and message, e.g.
+// `nextidentitytest: the provider showed an error page (400 Invalid client):
+// The application (client_id "x") is not registered.`
 func (e *PageError) Error() string {
 	return fmt.Sprintf("nextidentitytest: the provider showed an error page (%d %s): %s", e.Status, e.Title, e.Message)
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"math/big"
 )
@@ -75,8 +74,5 @@ func (k JWK) Map() map[string]any {
 	}
 	return m
 }
-
-// errNoKey is returned when a signing key is missing.
-var errNoKey = errors.New("fakecore: no signing key")
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -2,11 +2,15 @@ package fakecore
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"maps"
 
 	"github.com/golang-jwt/jwt/v5"
 )
+
+// errNoKey is returned by Sign when the signing key is missing.
+var errNoKey = errors.New("fakecore: no signing key")
 
 // Sign signs claims (copied, never changed) with method and key as a
 // compact JWS. The header starts as {"alg": ..., "typ": "JWT"}; header then
