@@ -39,6 +39,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/oidc-kit/nextidentity"
+	"github.com/oidc-kit/nextidentity/internal/fakecore"
 )
 
 // Algs compared, in table order.
@@ -82,11 +83,9 @@ func newEnv() (*env, error) {
 	if e.ec, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		return nil, err
 	}
-	jwks, err := json.Marshal(map[string]any{"keys": []map[string]any{
-		{"kty": "RSA", "kid": "rsa1", "alg": "RS256", "use": "sig",
-			"n": b64(e.rsa.N.Bytes()), "e": b64(big.NewInt(int64(e.rsa.E)).Bytes())},
-		{"kty": "EC", "kid": "ec1", "alg": "ES256", "use": "sig", "crv": "P-256",
-			"x": b64(e.ec.X.FillBytes(make([]byte, 32))), "y": b64(e.ec.Y.FillBytes(make([]byte, 32)))},
+	jwks, err := json.Marshal(map[string]any{"keys": []fakecore.JWK{
+		fakecore.MustPublicJWK(&e.rsa.PublicKey, "rsa1", "RS256", "sig"),
+		fakecore.MustPublicJWK(&e.ec.PublicKey, "ec1", "ES256", "sig"),
 	}})
 	if err != nil {
 		return nil, err
