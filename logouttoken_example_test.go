@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/oidc-kit/nextidentity"
 	"github.com/oidc-kit/nextidentity/nextidentitytest"
@@ -45,18 +44,10 @@ func ExampleClient_VerifyLogoutToken() {
 		fmt.Println("end sessions of", tok.Subject, "in", tok.SessionID)
 	})
 
-	// What the provider sends (here signed by the fake provider's key).
-	now := time.Now()
-	raw, err := provider.SignIDToken(map[string]any{
-		"iss":    provider.Issuer(),
-		"aud":    nextidentitytest.DefaultClientID,
-		"iat":    now.Unix(),
-		"exp":    now.Add(2 * time.Minute).Unix(),
-		"jti":    "bWJq",
-		"sub":    nextidentitytest.DefaultUserSubject,
-		"sid":    "08a5019c",
-		"events": map[string]any{nextidentity.BackChannelLogoutEvent: map[string]any{}},
-	})
+	// What the provider sends (here signed by the fake provider, as its
+	// EndSession would send it).
+	raw, err := provider.SignLogoutToken(provider.LogoutTokenClaims(
+		nextidentitytest.DefaultClientID, nextidentitytest.DefaultUserSubject, "08a5019c"))
 	if err != nil {
 		log.Fatal(err)
 	}

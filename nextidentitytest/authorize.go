@@ -37,6 +37,7 @@ type authRequest struct {
 	authTime time.Time
 	browser  string // BrowserCookieName value of the browser that was shown the page
 	expires  time.Time
+	sid      string // the provider session's "sid", see backchannel.go
 }
 
 // session is the provider's browser session, referenced by the session
@@ -45,6 +46,7 @@ type session struct {
 	sub      string
 	authTime time.Time
 	expires  time.Time
+	bcl      bclSession // back-channel logout state, see backchannel.go
 }
 
 // pkceChars matches an S256 code challenge or a code verifier: 43 to 128
@@ -165,6 +167,7 @@ func (s *Server) authorizeHandler(e Endpoint) http.HandlerFunc {
 		s.mu.Lock()
 		now := s.now()
 		if sess := s.sessionLocked(r, now); sess != nil && !promptLogin && (maxAge < 0 || now.Sub(sess.authTime) <= maxAge) {
+			ar.sid = sess.publicSIDLocked()
 			if e == EndpointPersonalDetails {
 				// Signed in already: straight to the profile form.
 				id := randomID()
@@ -268,6 +271,7 @@ func (s *Server) signInLocked(w http.ResponseWriter, r *http.Request, id string,
 	sid := randomID()
 	s.pruneSessionsLocked(now)
 	s.sessions[sid] = &session{sub: u.Subject, authTime: now, expires: now.Add(SessionLifetime)}
+	ar.sid = s.sessions[sid].publicSIDLocked()
 	var code string
 	if ar.endpoint == EndpointPersonalDetails {
 		ar.sub, ar.authTime = u.Subject, now // the same pending request now edits u

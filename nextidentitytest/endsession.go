@@ -1,6 +1,7 @@
 package nextidentitytest
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -61,8 +62,13 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 
 	if ck, err := r.Cookie(SessionCookieName); err == nil {
 		s.mu.Lock()
+		ended := s.sessions[ck.Value]
 		delete(s.sessions, ck.Value)
 		s.mu.Unlock()
+		// Back-channel logout before answering, so the clients' sessions
+		// have ended when the browser arrives back (see LogoutDeliveries
+		// for the results).
+		_ = s.logoutClients(context.WithoutCancel(r.Context()), ended)
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookieName, Value: "", Path: "/", MaxAge: -1,

@@ -105,6 +105,12 @@ func (s *Server) SignIDToken(claims map[string]any) (string, error) {
 // sign signs claims with alg. hmacClient names the client whose secret keys
 // HS256.
 func (s *Server) sign(alg string, claims map[string]any, hmacClient string) (string, error) {
+	return s.signTyped(alg, claims, hmacClient, "")
+}
+
+// signTyped is sign with the header "typ" set to typ, or left out when typ
+// is empty.
+func (s *Server) signTyped(alg string, claims map[string]any, hmacClient, typ string) (string, error) {
 	var (
 		method jwt.SigningMethod
 		key    any
@@ -130,7 +136,10 @@ func (s *Server) sign(alg string, claims map[string]any, hmacClient string) (str
 		return "", fmt.Errorf("nextidentitytest: unsupported alg %q", alg)
 	}
 	s.mu.Unlock()
-	header := map[string]any{"typ": nil} // the provider's tokens carry only alg (and kid)
+	header := map[string]any{"typ": nil} // the provider's ID tokens carry only alg (and kid)
+	if typ != "" {
+		header["typ"] = typ
+	}
 	if kid != "" {
 		header["kid"] = kid
 	}
@@ -230,6 +239,10 @@ type discoveryDocument struct {
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 	ClaimsSupported                   []string `json:"claims_supported"`
 	AuthorizationResponseISSParameter bool     `json:"authorization_response_iss_parameter_supported"`
+	// Back-channel logout is not documented by Next Identity; the fake
+	// supports it as the specification says (see backchannel.go).
+	BackChannelLogoutSupported        bool `json:"backchannel_logout_supported"`
+	BackChannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported"`
 }
 
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
@@ -260,6 +273,8 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 			"phone_number", "phone_number_verified", "locale", "updated_at",
 		},
 		AuthorizationResponseISSParameter: true,
+		BackChannelLogoutSupported:        true,
+		BackChannelLogoutSessionSupported: true,
 	})
 }
 

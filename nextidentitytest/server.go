@@ -126,6 +126,10 @@ type Client struct {
 	// Options.AccessTokenAudience as "aud") for every access token the
 	// client gets.
 	AccessTokenFormat string
+	// BackChannelLogoutURI, when set, receives a logout token when a
+	// provider session this client signed in with ends, and the client's
+	// ID tokens carry "sid" (see EndSession and backchannel.go).
+	BackChannelLogoutURI string
 }
 
 // Options configures NewServer. The zero value is a working server with one
@@ -220,7 +224,8 @@ type Server struct {
 
 	events eventSigner // workflow events key, see events.go
 
-	atAudience string // "aud" of access tokens, see tokenservice.go
+	atAudience string      // "aud" of access tokens, see tokenservice.go
+	bcl        backChannel // back-channel logout deliveries, see backchannel.go
 }
 
 // NewServer starts a fake provider on a loopback address. Call Close when
@@ -277,6 +282,7 @@ func NewServer(opts Options) *Server {
 		if c.AccessTokenFormat != "" && c.AccessTokenFormat != AccessTokenOpaque && c.AccessTokenFormat != AccessTokenJWT {
 			panic(fmt.Sprintf("nextidentitytest: client %q has unknown AccessTokenFormat %q", c.ID, c.AccessTokenFormat))
 		}
+		checkBackChannelLogoutURI(c)
 		c.RedirectURIs = slices.Clone(c.RedirectURIs)
 		c.Scopes = slices.Clone(c.Scopes)
 		c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)

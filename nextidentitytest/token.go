@@ -35,6 +35,7 @@ type authCode struct {
 	// failure is why the first redemption failed ("" if it succeeded), so
 	// that a second presentation can say why the code is spent.
 	failure string
+	sid     string // provider session, see backchannel.go
 }
 
 // grant is what an access or refresh token stands for. family is the
@@ -47,6 +48,7 @@ type grant struct {
 	family   string
 	authTime time.Time
 	expires  time.Time // access tokens only
+	sid      string    // provider session, see backchannel.go
 }
 
 // tokenResponse is the /token success body.
@@ -80,6 +82,7 @@ func (s *Server) issueCodeLocked(ar *authRequest, sub string, authTime, now time
 		accessType:  ar.accessType,
 		authTime:    authTime,
 		expires:     now.Add(CodeLifetime),
+		sid:         ar.sid,
 	}
 	return code
 }
@@ -212,7 +215,7 @@ func (s *Server) exchangeCode(w http.ResponseWriter, f url.Values, c Client) {
 		invalidGrant(w, problem)
 		return
 	}
-	g := grant{clientID: c.ID, sub: ac.sub, scope: ac.scope, family: code, authTime: ac.authTime}
+	g := grant{clientID: c.ID, sub: ac.sub, scope: ac.scope, family: code, authTime: ac.authTime, sid: ac.sid}
 	access, refresh := s.issueTokensLocked(g, now)
 	s.mu.Unlock()
 	s.writeTokens(w, c, u, g, ac.nonce, access, refresh, now)
@@ -312,6 +315,7 @@ func (s *Server) writeTokens(w http.ResponseWriter, c Client, u User, g grant, n
 		alg = "RS256" // a public client has no secret to key HMAC with
 	}
 	claims := s.idTokenClaims(u, g.scope, c.ID, nonce, access, g.authTime, now)
+	s.joinSession(claims, c, g.sid)
 	idToken, err := s.sign(alg, claims, c.ID)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, oauthError{"server_error", err.Error()})
