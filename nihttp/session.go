@@ -117,9 +117,10 @@ func (h *Handlers) load(r *http.Request) (*Session, string, error) {
 	return nil, "", ErrNoSession
 }
 
-// storeError wraps a store's failure in ErrStoreUnavailable, once.
+// storeError wraps a store's failure in ErrStoreUnavailable, once; the
+// store's answers that are not failures (no such session, too large) pass.
 func storeError(err error) error {
-	if errors.Is(err, ErrStoreUnavailable) || errors.Is(err, ErrSessionTooLarge) {
+	if errors.Is(err, ErrStoreUnavailable) || errors.Is(err, ErrSessionTooLarge) || errors.Is(err, ErrNoSession) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
@@ -186,9 +187,10 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request, s *Session, v
 	ns.Token = nt
 	now := h.cfg.Now()
 	if err := h.save(w, r, &ns, now); err != nil {
-		if errors.Is(err, ErrSessionTooLarge) {
+		if errors.Is(err, ErrSessionTooLarge) || errors.Is(err, ErrNoSession) {
 			// The provider has rotated the refresh token, so the old
-			// session cannot go on; it ends with an error that says why.
+			// session cannot go on (or it ended meanwhile, a logout on
+			// another instance); it ends with an error that says why.
 			h.clearChunks(w, r, h.cookieName(h.cfg.SessionCookieName), 0)
 			return nil, err
 		}

@@ -249,11 +249,17 @@ func TestRunServesAndStops(t *testing.T) {
 // error.
 func runApp(t *testing.T) (base string, stop func() error) {
 	t.Helper()
+	return runAppWith(t, nil)
+}
+
+// runAppWith is runApp with environment variables.
+func runAppWith(t *testing.T, env map[string]string) (base string, stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, ready)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, io.Discard, ready)
 	}()
 	select {
 	case base = <-ready:

@@ -12,6 +12,15 @@
 // -addr says otherwise. NEXTIDENTITY_COOKIE_KEY (64 hex characters) keeps
 // sessions valid across restarts and instances; without it a random key is
 // used.
+//
+// Sessions are sealed into cookies unless NEXTIDENTITY_REDIS_URL
+// (redis://[:password@]host:port/db) names a Redis server, which several
+// instances of the app can share. NEXTIDENTITY_EVENTS_JKU (comma-separated
+// JWKS URLs, compared exactly) mounts POST /events for Next Identity
+// workflow events signed with those keys; with the embedded provider it is
+// mounted for the provider's own events key.
+//
+// Flags: -addr (listen address) and -v (log every provider request).
 package main
 
 import (
@@ -32,9 +41,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/oidc-kit/nextidentity"
 	"github.com/oidc-kit/nextidentity/nextidentitytest"
 	"github.com/oidc-kit/nextidentity/nihttp"
+	"github.com/oidc-kit/nextidentity/nihttp/redisstore"
 )
 
 func main() {
@@ -87,6 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	defer ln.Close()
 	base := "http://" + ln.Addr().String()
 	var demo *demoUser
+	eventsJKU := "" // the embedded provider's events key
 	if real {
 		u, _ := url.Parse(cfg.RedirectURL)
 		base = u.Scheme + "://" + u.Host
@@ -103,6 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		})
 		defer provider.Close()
 		cfg = provider.Config()
+		eventsJKU = provider.EventsJWKSURL()
 		demo = &demoUser{Email: nextidentitytest.DefaultUserEmail, Password: nextidentitytest.DefaultUserPassword}
 	}
 	cfg.Logger = logger
@@ -112,7 +126,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return err
 	}
 	defer client.Close()
-	a, err := newApp(appConfig{Client: client, CookieKey: key, BaseURL: base, Demo: demo, Logger: logger})
+	acfg := appConfig{Client: client, CookieKey: key, BaseURL: base, Demo: demo, Logger: logger, Routes: map[string]http.Handler{}}
+	if raw := getenv("NEXTIDENTITY_REDIS_URL"); raw != "" {
+		opts, err := redis.ParseURL(raw)
+		if err != nil {
+			return fmt.Errorf("NEXTIDENTITY_REDIS_URL: %w", err)
+		}
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		acfg.Store = redisstore.New(rdb, redisstore.Options{})
+	}
+	if jku := strings.FieldsFunc(getenv("NEXTIDENTITY_EVENTS_JKU"), func(r rune) bool { return r == ',' }); len(jku) > 0 || eventsJKU != "" {
+		if len(jku) == 0 {
+			jku = []string{eventsJKU}
+		}
+		h, err := newEventsHandler(jku, logger)
+		if err != nil {
+			return err
+		}
+		acfg.Routes["POST /events"] = h
+	}
+	a, err := newApp(acfg)
 	if err != nil {
 		return err
 	}

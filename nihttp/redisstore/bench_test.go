@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oidc-kit/nextidentity/nihttp/internal/redistest"
+	"github.com/oidc-kit/nextidentity/internal/redistest"
 	"github.com/oidc-kit/nextidentity/nihttp/internal/storetest"
 	"github.com/oidc-kit/nextidentity/nihttp/redisstore"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oidc-kit/nextidentity/nihttp"
-	"github.com/oidc-kit/nextidentity/nihttp/internal/redistest"
+	"github.com/oidc-kit/nextidentity/internal/redistest"
 	"github.com/oidc-kit/nextidentity/nihttp/internal/storetest"
 	"github.com/oidc-kit/nextidentity/nihttp/redisstore"
 )
