@@ -13,9 +13,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oidc-kit/nextidentity/internal/redistest"
 	"github.com/oidc-kit/nextidentity/nextidentitytest"
 	"github.com/oidc-kit/nextidentity/nihttp"
-	"github.com/oidc-kit/nextidentity/internal/redistest"
 	"github.com/oidc-kit/nextidentity/nihttp/redisstore"
 )
 

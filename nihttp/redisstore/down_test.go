@@ -9,8 +9,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oidc-kit/nextidentity/nihttp"
 	"github.com/oidc-kit/nextidentity/internal/redistest"
+	"github.com/oidc-kit/nextidentity/nihttp"
 	"github.com/oidc-kit/nextidentity/nihttp/internal/storetest"
 	"github.com/oidc-kit/nextidentity/nihttp/redisstore"
 )

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oidc-kit/nextidentity/nihttp"
 	"github.com/oidc-kit/nextidentity/internal/redistest"
+	"github.com/oidc-kit/nextidentity/nihttp"
 	"github.com/oidc-kit/nextidentity/nihttp/internal/storetest"
 	"github.com/oidc-kit/nextidentity/nihttp/redisstore"
 )
