@@ -166,3 +166,49 @@ func TestRequireBearerOptions(t *testing.T) {
 func TestAccessTokenFromOutsideRequireBearer(t *testing.T) {
 	require.Nil(t, nihttp.AccessTokenFrom(context.Background()))
 }
+
+// An opaque token goes to the introspection endpoint: active is served,
+// inactive is 401, the endpoint refusing this client (a server-side
+// misconfiguration, not the caller's fault) is 500, the endpoint down 503.
+func TestRequireBearerOpaqueTokens(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		answer map[string]any
+		want   int
+	}{
+		{"active", http.StatusOK, map[string]any{"active": true, "client_id": "svc", "scope": "orders:read", "aud": bearerAudience}, http.StatusOK},
+		{"inactive", http.StatusOK, map[string]any{"active": false}, http.StatusUnauthorized},
+		{"client refused", http.StatusUnauthorized, map[string]any{"error": "invalid_client"}, http.StatusInternalServerError},
+		{"endpoint down", http.StatusBadGateway, map[string]any{"error": "bad_gateway"}, http.StatusServiceUnavailable},
+		{"garbage answer", http.StatusOK, map[string]any{"unexpected": true}, http.StatusServiceUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testprovider.New(t)
+			p.Handle(testprovider.PathDiscovery, func(w http.ResponseWriter, r *http.Request) {
+				d := p.Discovery()
+				d["introspection_endpoint"] = p.URL + "/introspect"
+				testprovider.WriteJSON(w, http.StatusOK, d)
+			})
+			p.Handle("/introspect", func(w http.ResponseWriter, r *http.Request) {
+				testprovider.WriteJSON(w, tc.status, tc.answer)
+			})
+			c, err := nextidentity.New(context.Background(), nextidentity.Config{
+				Issuer: p.Issuer, ClientID: p.ClientID, ClientSecret: p.Secret, Audience: bearerAudience,
+			})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = c.Close() })
+			req := httptest.NewRequest(http.MethodGet, "/orders", nil)
+			req.Header.Set("Authorization", "Bearer opaque-token-1")
+			rec := httptest.NewRecorder()
+			nihttp.RequireBearer(c, "orders:read")(okHandler).ServeHTTP(rec, req)
+			require.Equal(t, tc.want, rec.Code)
+			if tc.want == http.StatusOK {
+				require.Equal(t, "hello ", rec.Body.String(), "no sub in the answer")
+			} else {
+				require.Equal(t, http.StatusText(tc.want)+"\n", rec.Body.String())
+			}
+		})
+	}
+}
