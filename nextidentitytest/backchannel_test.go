@@ -122,6 +122,28 @@ func TestBackChannelLogoutSIDInIDTokens(t *testing.T) {
 	require.NotEmpty(t, sid)
 	require.Equal(t, sid, sidOf(t, b))
 	require.Empty(t, sidOf(t, other))
+
+	// The personal-details journey redirects with a code of the same
+	// provider session too.
+	ctx := context.Background()
+	ca, err := nextidentity.New(ctx, srv.ClientConfig("app-a"))
+	require.NoError(t, err)
+	defer ca.Close()
+	br := srv.NewBrowser()
+	req, err := ca.AuthCodeURL()
+	require.NoError(t, err)
+	q, err := br.Login(ctx, req.URL, nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword)
+	require.NoError(t, err)
+	signedIn, err := ca.Exchange(ctx, q, req)
+	require.NoError(t, err)
+	req, err = ca.PersonalDetailsURL()
+	require.NoError(t, err)
+	q, err = br.EditProfile(ctx, req.URL, map[string]string{"given_name": "Janet"})
+	require.NoError(t, err)
+	edited, err := ca.Exchange(ctx, q, req)
+	require.NoError(t, err)
+	require.NotEqual(t, sid, sidOf(t, signedIn), "another browser, another session")
+	require.Equal(t, sidOf(t, signedIn), sidOf(t, edited))
 }
 
 // EndSession sends each client of the user's session a logout token that
@@ -297,5 +319,43 @@ func TestBackChannelLogoutURIValidated(t *testing.T) {
 		require.Panics(t, func() {
 			nextidentitytest.NewServer(nextidentitytest.Options{Clients: []nextidentitytest.Client{bclClient("app", uri)}}).Close()
 		}, uri)
+	}
+}
+
+// Each browser has its own provider session and sid: signing out in one
+// browser logs out that session only; EndSession then ends the other.
+func TestBackChannelLogoutPerBrowser(t *testing.T) {
+	ctx := context.Background()
+	rc := newReceiver(t, http.StatusOK)
+	srv := newServer(t, nextidentitytest.Options{Clients: []nextidentitytest.Client{bclClient("app-a", rc.URL)}})
+	c, err := nextidentity.New(ctx, srv.ClientConfig("app-a"))
+	require.NoError(t, err)
+	defer c.Close()
+
+	sids := make([]string, 2)
+	browsers := []*nextidentitytest.Browser{srv.NewBrowser(), srv.NewBrowser()}
+	for i, b := range browsers {
+		req, err := c.AuthCodeURL()
+		require.NoError(t, err)
+		q, err := b.Login(ctx, req.URL, nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword)
+		require.NoError(t, err)
+		tok, err := c.Exchange(ctx, q, req)
+		require.NoError(t, err)
+		sids[i] = sidOf(t, tok)
+	}
+	require.NotEqual(t, sids[0], sids[1])
+
+	_, _, err = browsers[0].Browse(ctx, srv.URL+string(nextidentitytest.EndpointEndSession)+"?"+url.Values{
+		"client_id": {"app-a"}, "post_logout_redirect_uri": {"http://127.0.0.1/app-a/signed-out"},
+	}.Encode())
+	require.NoError(t, err)
+	require.NoError(t, srv.EndSession(ctx, nextidentitytest.DefaultUserSubject))
+
+	got := rc.received()
+	require.Len(t, got, 2)
+	for i, raw := range got {
+		lt, err := c.VerifyLogoutToken(ctx, raw)
+		require.NoError(t, err)
+		require.Equal(t, sids[i], lt.SessionID, "delivery %d", i)
 	}
 }

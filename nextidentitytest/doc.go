@@ -32,6 +32,13 @@
 // BrowserCookieName cookie): the form posted from another browser is refused,
 // as the real provider must refuse login CSRF.
 //
+// Back-channel logout (OpenID Connect Back-Channel Logout 1.0, which Next
+// Identity does not document; the fake follows the specification): a Client
+// with a BackChannelLogoutURI gets the provider session's "sid" in its ID
+// tokens, and when that session ends, at /endsession or by EndSession, the
+// server POSTs a logout token to that URI and records the result (see
+// LogoutDeliveries). Discovery says backchannel_logout_supported.
+//
 // Tests can also inject failures (FailNext), slow endpoints down
 // (SetLatency), count requests (Requests), rotate keys (RotateKeys), switch
 // the signing algorithm (SetSigningAlg) and sign hand-crafted ID tokens
