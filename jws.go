@@ -32,9 +32,6 @@ type joseHeader struct {
 // maxJWSLen bounds a token before any decoding.
 const maxJWSLen = 64 << 10
 
-// maxIDTokenLen bounds an ID token before any decoding.
-const maxIDTokenLen = maxJWSLen
-
 // signingMethods maps an allowed "alg" to its implementation. It is read-only
 // after init, so the hot path takes no lock (jwt.GetSigningMethod does).
 var signingMethods = map[string]jwt.SigningMethod{
