@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/oidc-kit/nextidentity/nextidentitytest"
@@ -86,6 +87,7 @@ func (c *cli) fake(ctx context.Context, args []string) int {
 	for _, cl := range opts.Clients {
 		info.Clients = append(info.Clients, fakeClient{
 			ID: cl.ID, Secret: cl.Secret, RedirectURIs: cl.RedirectURIs, PostLogoutRedirectURIs: cl.PostLogoutRedirectURIs,
+			Scopes: cl.Scopes, AccessTokenFormat: cl.AccessTokenFormat, BackChannelLogoutURI: cl.BackChannelLogoutURI,
 		})
 	}
 	for _, u := range opts.Users {
@@ -131,6 +133,9 @@ func (c *cli) printFakeInfo(info fakeInfo) {
 		for _, u := range cl.RedirectURIs {
 			fmt.Fprintf(w, "\tredirect: %s\n", u)
 		}
+		if len(cl.Scopes) > 0 {
+			fmt.Fprintf(w, "\tclient credentials scopes: %s\n", strings.Join(cl.Scopes, " "))
+		}
 	}
 	for _, u := range info.Users {
 		sub := u.Subject
@@ -146,6 +151,9 @@ func (c *cli) printFakeInfo(info fakeInfo) {
 	if first.Secret != "" {
 		fmt.Fprintf(c.stdout, " %s=%s", envClientSecret, first.Secret)
 	}
-	fmt.Fprintf(c.stdout, " %s=%s\n", envRedirectURL, first.RedirectURIs[0])
+	if len(first.RedirectURIs) > 0 {
+		fmt.Fprintf(c.stdout, " %s=%s", envRedirectURL, first.RedirectURIs[0])
+	}
+	fmt.Fprintln(c.stdout)
 	fmt.Fprintf(c.stdout, "\nServing; stop with Ctrl-C.\n")
 }

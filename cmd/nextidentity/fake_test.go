@@ -99,7 +99,8 @@ func TestFakeTextOutputStartsWithIssuer(t *testing.T) {
 
 func TestFakeWithConfigFile(t *testing.T) {
 	info, stop := startFake(t, "-config", filepath.Join("..", "..", "testdata", "fake.json"))
-	require.Len(t, info.Clients, 2)
+	require.Len(t, info.Clients, 3)
+	require.Equal(t, []string{"orders:read", "orders:write"}, info.Clients[2].Scopes)
 	require.Equal(t, "web-app", info.Clients[0].ID)
 	require.Equal(t, []string{"http://localhost:5173/callback"}, info.Clients[1].RedirectURIs)
 	require.Equal(t, "ada@example.com", info.Users[0].Email)

@@ -30,6 +30,9 @@ type fakeConfig struct {
 	IssuerTrailingSlash bool `json:"issuer_trailing_slash"`
 	// IDTokenLifetime is a Go duration such as "1h"; default 14 days.
 	IDTokenLifetime string `json:"id_token_lifetime"`
+	// AccessTokenAudience is the "aud" of JWT access tokens and of
+	// introspection answers.
+	AccessTokenAudience string `json:"access_token_audience"`
 	// Clients default to nextidentitytest.DefaultClient().
 	Clients []fakeClient `json:"clients"`
 	// Users default to nextidentitytest.DefaultUser().
@@ -40,8 +43,11 @@ type fakeConfig struct {
 type fakeClient struct {
 	ID                     string   `json:"client_id"`
 	Secret                 string   `json:"client_secret"`
-	RedirectURIs           []string `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	RedirectURIs           []string `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	Scopes                 []string `json:"scopes,omitempty"`
+	AccessTokenFormat      string   `json:"access_token_format,omitempty"`
+	BackChannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
 }
 
 // fakeUser is one account; the field names are the claim names.
@@ -104,6 +110,7 @@ func (cfg *fakeConfig) options() (nextidentitytest.Options, error) {
 	opts := nextidentitytest.Options{
 		SigningAlg:          cfg.SigningAlg,
 		IssuerTrailingSlash: cfg.IssuerTrailingSlash,
+		AccessTokenAudience: cfg.AccessTokenAudience,
 	}
 	if opts.SigningAlg == "" {
 		opts.SigningAlg = "RS256"
@@ -129,8 +136,19 @@ func (cfg *fakeConfig) options() (nextidentitytest.Options, error) {
 			return opts, fmt.Errorf("nextidentity: config: %s: duplicate client_id %q", where, c.ID)
 		}
 		ids[c.ID] = true
-		if len(c.RedirectURIs) == 0 {
-			return opts, fmt.Errorf("nextidentity: config: %s (%s): redirect_uris is empty", where, c.ID)
+		if len(c.RedirectURIs) == 0 && c.Secret == "" {
+			return opts, fmt.Errorf("nextidentity: config: %s (%s): a public client needs redirect_uris", where, c.ID)
+		}
+		switch c.AccessTokenFormat {
+		case "", nextidentitytest.AccessTokenOpaque, nextidentitytest.AccessTokenJWT:
+		default:
+			return opts, fmt.Errorf("nextidentity: config: %s (%s): access_token_format %q: want %q or %q",
+				where, c.ID, c.AccessTokenFormat, nextidentitytest.AccessTokenOpaque, nextidentitytest.AccessTokenJWT)
+		}
+		if c.BackChannelLogoutURI != "" {
+			if err := absoluteURL(c.BackChannelLogoutURI); err != nil {
+				return opts, fmt.Errorf("nextidentity: config: %s.backchannel_logout_uri: %w", where, err)
+			}
 		}
 		for j, u := range c.RedirectURIs {
 			if err := absoluteURL(u); err != nil {
@@ -150,6 +168,9 @@ func (cfg *fakeConfig) options() (nextidentitytest.Options, error) {
 			Secret:                 c.Secret,
 			RedirectURIs:           c.RedirectURIs,
 			PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+			Scopes:                 c.Scopes,
+			AccessTokenFormat:      c.AccessTokenFormat,
+			BackChannelLogoutURI:   c.BackChannelLogoutURI,
 		})
 	}
 	if len(opts.Clients) == 0 {

@@ -26,7 +26,9 @@ func TestParseFakeConfigErrors(t *testing.T) {
 		{"negative lifetime", `{"id_token_lifetime":"-1h"}`, `id_token_lifetime "-1h"`},
 		{"empty client id", `{"clients":[{"redirect_uris":["http://x/cb"]}]}`, "clients[0]: client_id is empty"},
 		{"duplicate client", `{"clients":[{"client_id":"a","redirect_uris":["http://x/cb"]},{"client_id":"a","redirect_uris":["http://x/cb"]}]}`, `clients[1]: duplicate client_id "a"`},
-		{"no redirect URI", `{"clients":[{"client_id":"a"}]}`, "clients[0] (a): redirect_uris is empty"},
+		{"public client without redirect URI", `{"clients":[{"client_id":"a"}]}`, "clients[0] (a): a public client needs redirect_uris"},
+		{"bad access token format", `{"clients":[{"client_id":"a","client_secret":"s","access_token_format":"paseto"}]}`, `access_token_format "paseto": want "opaque" or "jwt"`},
+		{"bad back-channel logout URI", `{"clients":[{"client_id":"a","client_secret":"s","backchannel_logout_uri":"/logout"}]}`, "clients[0].backchannel_logout_uri"},
 		{"relative redirect URI", `{"clients":[{"client_id":"a","redirect_uris":["/cb"]}]}`, "clients[0].redirect_uris[0]"},
 		{"fragment in redirect URI", `{"clients":[{"client_id":"a","redirect_uris":["http://x/cb#f"]}]}`, "without a fragment"},
 		{"bad logout URI", `{"clients":[{"client_id":"a","redirect_uris":["http://x/cb"],"post_logout_redirect_uris":["x"]}]}`, "post_logout_redirect_uris[0]"},
@@ -67,6 +69,12 @@ func TestExampleConfigSignsInWithCustomClaims(t *testing.T) {
 	require.Equal(t, "RS256", opts.SigningAlg)
 	require.Equal(t, []string{"http://localhost:3000/"}, opts.Clients[0].PostLogoutRedirectURIs)
 	require.Empty(t, opts.Clients[1].Secret, "spa is a public client")
+	require.Equal(t, "http://localhost:3000/backchannel-logout", opts.Clients[0].BackChannelLogoutURI)
+	require.Equal(t, "https://api.example.com", opts.AccessTokenAudience)
+	worker := opts.Clients[2]
+	require.Empty(t, worker.RedirectURIs, "a back-end service needs no redirect URI")
+	require.Equal(t, []string{"orders:read", "orders:write"}, worker.Scopes)
+	require.Equal(t, nextidentitytest.AccessTokenJWT, worker.AccessTokenFormat)
 	require.Equal(t, time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC), opts.Users[0].UpdatedAt)
 	srv := newFake(t, opts)
 
@@ -91,6 +99,14 @@ func TestExampleConfigSignsInWithCustomClaims(t *testing.T) {
 	require.NoError(t, tok.IDToken.Claims(&custom))
 	require.Equal(t, "platinum", custom.Membership)
 	require.Equal(t, []string{"admin", "editor"}, custom.Roles)
+
+	// The back-end client gets JWT access tokens with the client credentials grant.
+	backend, err := nextidentity.New(ctx, srv.ClientConfig("orders-worker"))
+	require.NoError(t, err)
+	defer backend.Close()
+	at, err := backend.ClientCredentials(ctx, "orders:read")
+	require.NoError(t, err)
+	require.Equal(t, 2, strings.Count(at.AccessToken, "."), "a JWT access token")
 }
 
 func TestParseFakeConfigIssuerSlashAndHS256(t *testing.T) {

@@ -56,12 +56,13 @@ func (s *loginSetup) cli(t *testing.T, browse func(ctx context.Context, authURL 
 	return c
 }
 
-// fakeBrowser signs in at the fake's hosted form with email and password,
-// then follows the provider's redirect to the loopback callback, as a
-// browser would.
+// fakeBrowser is a new fake browser (its own cookie jar) that signs in at
+// the fake's hosted form with email and password, then follows the
+// provider's redirect to the loopback callback, as a browser would.
 func (s *loginSetup) fakeBrowser(t *testing.T, email, password string) func(ctx context.Context, authURL string) error {
+	b := s.srv.NewBrowser()
 	return func(ctx context.Context, authURL string) error {
-		q, err := s.srv.Login(ctx, authURL, email, password)
+		q, err := b.Login(ctx, authURL, email, password)
 		if err != nil {
 			t.Errorf("fake browser: %v", err)
 			return err
