@@ -220,3 +220,17 @@ func TestVerifyAccessTokenJWKSDown(t *testing.T) {
 	require.ErrorIs(t, err, nextidentity.ErrInvalidAccessToken)
 	require.ErrorIs(t, err, nextidentity.ErrProviderUnreachable)
 }
+
+// Explicit typing works both ways: an access token whose audience is the
+// client id is still no ID token.
+func TestAccessTokenIsNoIDToken(t *testing.T) {
+	p := testprovider.New(t)
+	c, _ := apiClient(t, p, nil)
+	cl := p.Claims(fixedNow, "")
+	for _, typ := range []string{"at+jwt", "Application/AT+JWT", "logout+jwt"} {
+		_, err := c.VerifyIDToken(context.Background(), testprovider.Sign("RS256", p.RSA, cl, map[string]any{"typ": typ}), "")
+		require.ErrorIs(t, err, nextidentity.ErrInvalidIDToken, typ)
+	}
+	_, err := c.VerifyIDToken(context.Background(), testprovider.Sign("RS256", p.RSA, cl, map[string]any{"typ": "JWT"}), "")
+	require.NoError(t, err)
+}

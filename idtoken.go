@@ -110,7 +110,7 @@ type idClaims struct {
 // means none was sent). ctx bounds a JWKS fetch the token may cause. Every
 // rejection wraps ErrInvalidIDToken, and the finer sentinel where one applies.
 func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*IDToken, error) {
-	hdr, payload, err := c.verifyJWS(ctx, rawIDToken, jwsOptions{umbrella: ErrInvalidIDToken})
+	hdr, payload, err := c.verifyJWS(ctx, rawIDToken, jwsOptions{umbrella: ErrInvalidIDToken, wrongTypes: notIDTokenTypes})
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,14 @@ type jwsOptions struct {
 	// them: tokens meant for other parties than this client (access tokens)
 	// must be signed with the provider's keys.
 	noHMAC bool
+	// wrongTypes are "typ" values (compared case-insensitively) that mark
+	// another kind of token, refused whatever else the token says (RFC 8725
+	// section 3.11): an access token is never an ID token.
+	wrongTypes []string
 }
+
+// notIDTokenTypes are the explicit types of the provider's other JWTs.
+var notIDTokenTypes = []string{"at+jwt", "application/at+jwt", "logout+jwt", "application/logout+jwt"}
 
 // verifyJWS checks that raw is a compact JWS with three parts, an acceptable
 // header (no "crit", no registered name in another case), an "alg" on the
@@ -79,6 +86,11 @@ func (c *Client) verifyJWSKey(ctx context.Context, raw string, o jwsOptions) (*j
 	hdr, cached, err := c.header(raw[:dot1], o.umbrella)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	for _, t := range o.wrongTypes {
+		if strings.EqualFold(hdr.Typ, t) {
+			return nil, nil, nil, invalidToken(o.umbrella, nil, "typ %q marks another kind of token", hdr.Typ)
+		}
 	}
 	method, ok := signingMethods[hdr.Alg]
 	if !ok || !c.algs[hdr.Alg] || (o.noHMAC && strings.HasPrefix(hdr.Alg, "HS")) {
