@@ -17,8 +17,15 @@ type MemoryStore struct {
 
 	mu       sync.Mutex
 	sessions map[string]memoryEntry // by session ID
+	ended    map[string]time.Time   // ended session IDs, until when Save refuses them
 	saves    int
 }
+
+// endedTTL is how long an ended session's ID is refused by Save, so that a
+// request that loaded the session just before it ended (a logout, a
+// back-channel logout) cannot bring it back when it records activity or
+// finishes a refresh.
+const endedTTL = 10 * time.Minute
 
 type memoryEntry struct {
 	data         []byte // the session as JSON, so no caller shares it
@@ -31,10 +38,12 @@ const sweepEvery = 256
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{sessions: map[string]memoryEntry{}, now: time.Now}
+	return &MemoryStore{sessions: map[string]memoryEntry{}, ended: map[string]time.Time{}, now: time.Now}
 }
 
-// Save implements SessionStore.
+// Save implements SessionStore. A session that was ended (Delete,
+// EndSessions, or a Save with no time left) is not saved again for ten
+// minutes: Save returns an error wrapping ErrNoSession.
 func (m *MemoryStore) Save(_ context.Context, s *Session, ttl time.Duration) (string, error) {
 	data, err := json.Marshal(s)
 	if err != nil {
@@ -42,16 +51,39 @@ func (m *MemoryStore) Save(_ context.Context, s *Session, ttl time.Duration) (st
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now := m.now()
 	if m.saves++; m.saves%sweepEvery == 0 {
-		now := m.now()
-		for id, e := range m.sessions {
-			if !now.Before(e.deadline) {
-				delete(m.sessions, id)
-			}
+		m.sweepLocked(now)
+	}
+	if until, ok := m.ended[s.ID]; ok && now.Before(until) {
+		return "", fmt.Errorf("nihttp: the session was ended and is not saved again: %w", ErrNoSession)
+	}
+	if ttl <= 0 {
+		m.endLocked(s.ID, now)
+		return s.ID, nil
+	}
+	m.sessions[s.ID] = memoryEntry{data: data, subject: s.Subject, sid: s.SID, deadline: now.Add(ttl)}
+	return s.ID, nil
+}
+
+// sweepLocked drops expired sessions and tombstones.
+func (m *MemoryStore) sweepLocked(now time.Time) {
+	for id, e := range m.sessions {
+		if !now.Before(e.deadline) {
+			delete(m.sessions, id)
 		}
 	}
-	m.sessions[s.ID] = memoryEntry{data: data, subject: s.Subject, sid: s.SID, deadline: m.now().Add(ttl)}
-	return s.ID, nil
+	for id, until := range m.ended {
+		if !now.Before(until) {
+			delete(m.ended, id)
+		}
+	}
+}
+
+// endLocked deletes a session and refuses its ID for endedTTL.
+func (m *MemoryStore) endLocked(id string, now time.Time) {
+	delete(m.sessions, id)
+	m.ended[id] = now.Add(endedTTL)
 }
 
 // Load implements SessionStore.
@@ -76,7 +108,7 @@ func (m *MemoryStore) Load(_ context.Context, id string) (*Session, error) {
 // Delete implements SessionStore.
 func (m *MemoryStore) Delete(_ context.Context, s *Session) error {
 	m.mu.Lock()
-	delete(m.sessions, s.ID)
+	m.endLocked(s.ID, m.now())
 	m.mu.Unlock()
 	return nil
 }
@@ -94,10 +126,13 @@ func (m *MemoryStore) EndSessions(_ context.Context, subject, sid string) (int, 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
+	now := m.now()
 	for id, e := range m.sessions {
 		if (subject == "" || e.subject == subject) && (sid == "" || e.sid == sid) {
-			delete(m.sessions, id)
-			n++
+			if now.Before(e.deadline) {
+				n++
+			}
+			m.endLocked(id, now)
 		}
 	}
 	return n, nil

@@ -114,6 +114,35 @@ func testDelete(t *testing.T, st nihttp.ServerStore) {
 	requireLive(t, st, other)
 }
 
+// testEndedNotSavedBack: a request that loaded a session before it ended
+// (logout elsewhere, back-channel logout) cannot save it back afterwards.
+func testEndedNotSavedBack(t *testing.T, st nihttp.ServerStore) {
+	ctx := context.Background()
+	for _, end := range []struct {
+		name string
+		end  func(s *nihttp.Session)
+	}{
+		{"Delete", func(s *nihttp.Session) { require.NoError(t, st.Delete(ctx, s)) }},
+		{"EndSessions", func(s *nihttp.Session) {
+			_, err := st.EndSessions(ctx, s.Subject, "")
+			require.NoError(t, err)
+		}},
+	} {
+		t.Run(end.name, func(t *testing.T) {
+			s := NewSession(t, "user-"+end.name, "sid-1")
+			save(t, st, s, hour)
+			inFlight, err := st.Load(ctx, s.ID)
+			require.NoError(t, err)
+			end.end(s)
+			_, err = st.Save(ctx, inFlight, hour)
+			require.ErrorIs(t, err, nihttp.ErrNoSession)
+			requireGone(t, st, s.ID)
+			// A new sign-in (a new ID) is not affected.
+			save(t, st, NewSession(t, "user-"+end.name, "sid-1"), hour)
+		})
+	}
+}
+
 func testLoadUnknown(t *testing.T, st nihttp.ServerStore) {
 	save(t, st, NewSession(t, "user-1", "sid-1"), hour)
 	for _, tc := range []struct{ name, value string }{

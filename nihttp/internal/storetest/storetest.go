@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) nihttp.ServerStore) {
 		{"SaveCopiesLoadReturnsCopies", testCopies},
 		{"Replace", testReplace},
 		{"Delete", testDelete},
+		{"EndedIsNotSavedBack", testEndedNotSavedBack},
 		{"LoadUnknown", testLoadUnknown},
 		{"SaveWithExpiredTTL", testSaveExpired},
 		{"TTLExpiry", testTTLExpiry},
