@@ -22,10 +22,13 @@ const maxLogoutRequest = 64 << 10
 // URL with the tenant when its discovery document lists
 // backchannel_logout_supported.
 //
-// A logout token whose "jti" was seen before is refused as a replay, so a
-// request that fails after verification (the store down) is not retried
-// successfully with the same token: such a failure answers 400 with
-// "temporarily_unavailable" and is logged.
+// A logout token whose "jti" was seen before is refused as a replay; with
+// several instances, give every Client the same
+// nextidentity.Config.ReplayCache (a *redisstore.Store is one) so that a
+// replay to another instance is refused too. The jti is recorded when the
+// token verifies, so a request that fails after that (the store down) is
+// not retried successfully with the same token: such a failure answers 400
+// with "temporarily_unavailable" and is logged.
 func (h *Handlers) BackChannelLogout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodPost {

@@ -56,6 +56,13 @@ type provider struct {
 
 func newProvider(t testing.TB, users []nextidentitytest.User, appURLs ...string) *provider {
 	t.Helper()
+	return newProviderWith(t, users, "", appURLs...)
+}
+
+// newProviderWith is newProvider whose client registers backChannelURI
+// (when not empty) for back-channel logout.
+func newProviderWith(t testing.TB, users []nextidentitytest.User, backChannelURI string, appURLs ...string) *provider {
+	t.Helper()
 	c := newClock()
 	var redirects, logouts []string
 	for _, u := range appURLs {
@@ -68,6 +75,7 @@ func newProvider(t testing.TB, users []nextidentitytest.User, appURLs ...string)
 			Secret:                 nextidentitytest.DefaultClientSecret,
 			RedirectURIs:           redirects,
 			PostLogoutRedirectURIs: logouts,
+			BackChannelLogoutURI:   backChannelURI,
 		}},
 		Users: users,
 		Now:   c.Now,
@@ -91,6 +99,15 @@ type appOption func(*nihttp.Config)
 // sets one), each with its own Client, and a provider that knows them.
 func startApps(t testing.TB, n int, users []nextidentitytest.User, opts ...appOption) (*provider, []*app) {
 	t.Helper()
+	return startAppsWith(t, n, users, false, opts...)
+}
+
+// startAppsWith is startApps; with backChannel, the provider delivers
+// back-channel logout tokens to the first app's BackChannelLogout (on a
+// plain-HTTP server of its own: the fake provider does not trust the apps'
+// test certificates, and the endpoint is server-to-server anyway).
+func startAppsWith(t testing.TB, n int, users []nextidentitytest.User, backChannel bool, opts ...appOption) (*provider, []*app) {
+	t.Helper()
 	apps := make([]*app, n)
 	var urls []string
 	var handler = make([]http.Handler, n)
@@ -103,7 +120,15 @@ func startApps(t testing.TB, n int, users []nextidentitytest.User, opts ...appOp
 		apps[i] = &app{url: ts.URL, ts: ts}
 		urls = append(urls, ts.URL)
 	}
-	p := newProvider(t, users, urls...)
+	bcl := ""
+	if backChannel {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			apps[0].h.BackChannelLogout(w, r)
+		}))
+		t.Cleanup(ts.Close)
+		bcl = ts.URL
+	}
+	p := newProviderWith(t, users, bcl, urls...)
 	key := newKey(t)
 	for i, a := range apps {
 		cfg := p.Config()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -175,4 +176,46 @@ func TestRedisUnreachableAtSignIn(t *testing.T) {
 	for _, c := range resp.Cookies() {
 		require.False(t, strings.HasPrefix(c.Name, "__Host-"+nihttp.DefaultSessionCookieName) && c.MaxAge > 0)
 	}
+}
+
+// TestRedisBackChannelLogoutOnTwoInstances: the user is signed out at the
+// provider; its logout token reaches one instance and the user's sessions
+// end on both.
+func TestRedisBackChannelLogoutOnTwoInstances(t *testing.T) {
+	addr := redistest.Start(t)
+	withStore := func(c *nihttp.Config) {
+		rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1})
+		t.Cleanup(func() { _ = rdb.Close() })
+		c.Store = redisstore.New(rdb, redisstore.Options{})
+		c.BackChannelLogout = true
+	}
+	p, apps := startAppsWith(t, 2, nil, true, withStore)
+	laptop, phone := newBrowser(t), newBrowser(t)
+	laptop.signIn(p, apps[0])
+	phone.signIn(p, apps[1])
+	for _, b := range []*browser{laptop, phone} {
+		for _, a := range apps {
+			resp, _ := b.get(a.url + "/private/x")
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+		}
+	}
+
+	require.NoError(t, p.EndSession(context.Background(), nextidentitytest.DefaultUserSubject))
+	deliveries := p.LogoutDeliveries()
+	require.NotEmpty(t, deliveries)
+	for _, d := range deliveries {
+		require.NoError(t, d.Err)
+		require.Equal(t, http.StatusOK, d.StatusCode)
+	}
+	for _, b := range []*browser{laptop, phone} {
+		for _, a := range apps {
+			resp, _ := b.get(a.url + "/private/x")
+			require.Equal(t, http.StatusFound, resp.StatusCode, "a session outlived back-channel logout")
+		}
+	}
+
+	// The same token again is a replay (across instances too when their
+	// Clients share a ReplayCache, such as the Redis store).
+	w := postLogoutToken(apps[0].h, http.MethodPost, url.Values{"logout_token": {deliveries[0].LogoutToken}})
+	require.Equal(t, http.StatusBadRequest, w.Code)
 }
