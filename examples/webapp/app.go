@@ -34,6 +34,9 @@ type app struct {
 	csrf   *http.CrossOriginProtection
 	csp    string
 	extra  map[string]http.Handler // more routes, by mux pattern
+	// backChannel: sessions are on the server, so the provider's
+	// back-channel logout requests can end them.
+	backChannel bool
 }
 
 type appConfig struct {
@@ -72,6 +75,7 @@ func newApp(cfg appConfig) (*app, error) {
 		}
 		a.pages[page] = t
 	}
+	_, a.backChannel = cfg.Store.(nihttp.ServerStore)
 	var err error
 	a.auth, err = nihttp.New(nihttp.Config{
 		Client:                cfg.Client,
@@ -80,9 +84,10 @@ func newApp(cfg appConfig) (*app, error) {
 		Now:                   cfg.Now,
 		PostLogoutRedirectURL: cfg.BaseURL + "/signed-out",
 		// A refresh token lets sessions outlive the access token.
-		AuthOptions: []nextidentity.AuthOption{nextidentity.WithOfflineAccess()},
-		OnError:     a.onAuthError,
-		Logger:      cfg.Logger,
+		AuthOptions:       []nextidentity.AuthOption{nextidentity.WithOfflineAccess()},
+		OnError:           a.onAuthError,
+		Logger:            cfg.Logger,
+		BackChannelLogout: a.backChannel,
 	})
 	if err != nil {
 		return nil, err
@@ -99,6 +104,9 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /profile", a.auth.RequireLogin(http.HandlerFunc(a.profile)))
 	mux.Handle("POST /refresh", a.auth.RequireLogin(http.HandlerFunc(a.refresh)))
 	mux.HandleFunc("GET /signed-out", a.signedOut)
+	if a.backChannel {
+		mux.HandleFunc("POST /backchannel-logout", a.auth.BackChannelLogout)
+	}
 	for pattern, h := range a.extra {
 		mux.Handle(pattern, h)
 	}

@@ -92,6 +92,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		*addr = "127.0.0.1:8080"
 	}
 
+	// Sessions in Redis when NEXTIDENTITY_REDIS_URL is set: shared by every
+	// instance, ended everywhere by logout and back-channel logout.
+	var store *redisstore.Store
+	if raw := getenv("NEXTIDENTITY_REDIS_URL"); raw != "" {
+		opts, err := redis.ParseURL(raw)
+		if err != nil {
+			return fmt.Errorf("NEXTIDENTITY_REDIS_URL: %w", err)
+		}
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		store = redisstore.New(rdb, redisstore.Options{})
+	}
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -105,21 +118,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		base = u.Scheme + "://" + u.Host
 	} else {
 		// The embedded provider registers this app's callback and
-		// post-logout URLs, which depend on the port just chosen.
-		provider := nextidentitytest.NewServer(nextidentitytest.Options{
-			Clients: []nextidentitytest.Client{{
-				ID:                     nextidentitytest.DefaultClientID,
-				Secret:                 nextidentitytest.DefaultClientSecret,
-				RedirectURIs:           []string{base + "/callback"},
-				PostLogoutRedirectURIs: []string{base + "/signed-out"},
-			}},
-		})
+		// post-logout URLs, which depend on the port just chosen, and its
+		// back-channel logout URL when sessions are on the server.
+		app := nextidentitytest.Client{
+			ID:                     nextidentitytest.DefaultClientID,
+			Secret:                 nextidentitytest.DefaultClientSecret,
+			RedirectURIs:           []string{base + "/callback"},
+			PostLogoutRedirectURIs: []string{base + "/signed-out"},
+		}
+		if store != nil {
+			app.BackChannelLogoutURI = base + "/backchannel-logout"
+		}
+		provider := nextidentitytest.NewServer(nextidentitytest.Options{Clients: []nextidentitytest.Client{app}})
 		defer provider.Close()
 		cfg = provider.Config()
 		eventsJKU = provider.EventsJWKSURL()
 		demo = &demoUser{Email: nextidentitytest.DefaultUserEmail, Password: nextidentitytest.DefaultUserPassword}
 	}
 	cfg.Logger = logger
+	if store != nil {
+		// A replayed logout token is refused on every instance.
+		cfg.ReplayCache = store
+	}
 
 	client, err := nextidentity.New(ctx, cfg)
 	if err != nil {
@@ -127,14 +147,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	}
 	defer client.Close()
 	acfg := appConfig{Client: client, CookieKey: key, BaseURL: base, Demo: demo, Logger: logger, Routes: map[string]http.Handler{}}
-	if raw := getenv("NEXTIDENTITY_REDIS_URL"); raw != "" {
-		opts, err := redis.ParseURL(raw)
-		if err != nil {
-			return fmt.Errorf("NEXTIDENTITY_REDIS_URL: %w", err)
-		}
-		rdb := redis.NewClient(opts)
-		defer rdb.Close()
-		acfg.Store = redisstore.New(rdb, redisstore.Options{})
+	if store != nil {
+		acfg.Store = store
 	}
 	if jku := strings.FieldsFunc(getenv("NEXTIDENTITY_EVENTS_JKU"), func(r rune) bool { return r == ',' }); len(jku) > 0 || eventsJKU != "" {
 		if len(jku) == 0 {

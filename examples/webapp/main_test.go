@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -27,6 +28,12 @@ func TestRunWithRedis(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "the events endpoint is mounted and refuses a bad event")
+
+	resp, err = http.PostForm(base+"/backchannel-logout", url.Values{"logout_token": {"not-a-jwt"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "back-channel logout is mounted with the Redis store")
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 	require.NoError(t, stop())
 }
 
@@ -39,4 +46,14 @@ func TestRunRefusesBadRedisURL(t *testing.T) {
 			return ""
 		}, io.Discard, nil)
 	require.ErrorContains(t, err, "NEXTIDENTITY_REDIS_URL")
+}
+
+// TestNoBackChannelLogoutOnCookieSessions: the cookie store keeps nothing
+// on the server to end, so the endpoint is not mounted.
+func TestNoBackChannelLogoutOnCookieSessions(t *testing.T) {
+	base, _ := runApp(t)
+	resp, err := http.PostForm(base+"/backchannel-logout", url.Values{"logout_token": {"x"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }
