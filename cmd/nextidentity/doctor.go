@@ -78,6 +78,7 @@ type discoveryDoc struct {
 func (c *cli) doctor(ctx context.Context, args []string) int {
 	fs := c.newFlagSet("doctor", "-issuer URL -client-id ID [-client-secret S] [-redirect-url URL] [-json]", doctorHelp)
 	t := tenantFlags(fs, true, "the app's registered callback URL; without it the redirect-url check is skipped")
+	authStyle := authStyleFlag(fs)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if ok, code := parse(fs, args); !ok {
 		return code
@@ -89,8 +90,12 @@ func (c *cli) doctor(ctx context.Context, args []string) int {
 	if err := t.require(); err != nil {
 		return c.usageError(fs, "%v", err)
 	}
+	style, err := parseAuthStyle(*authStyle)
+	if err != nil {
+		return c.usageError(fs, "%v", err)
+	}
 
-	d := &doctorRun{cli: c, t: t, hc: &http.Client{Timeout: t.timeout}}
+	d := &doctorRun{cli: c, t: t, style: style, hc: &http.Client{Timeout: t.timeout}}
 	if !*asJSON {
 		fmt.Fprintf(c.stdout, "Checking %s for client %s\n", t.issuer, t.clientID)
 	}
@@ -126,11 +131,12 @@ func (c *cli) doctor(ctx context.Context, args []string) int {
 
 // doctorRun is one run of the checks.
 type doctorRun struct {
-	cli  *cli
-	t    *tenant
-	hc   *http.Client
-	emit func(check)
-	out  []check
+	cli   *cli
+	t     *tenant
+	style nextidentity.AuthStyle
+	hc    *http.Client
+	emit  func(check)
+	out   []check
 }
 
 func (d *doctorRun) add(ch check) {
@@ -164,18 +170,7 @@ func (d *doctorRun) run(ctx context.Context) []check {
 		d.skipRest([]string{"redirect-url", "credentials"}, "needs the authorization and token endpoints")
 		return d.out
 	}
-	client, err := nextidentity.New(ctx, nextidentity.Config{
-		Issuer:                d.t.issuer,
-		ClientID:              d.t.clientID,
-		ClientSecret:          d.t.clientSecret,
-		RedirectURL:           cmp.Or(d.t.redirectURL, doctorRedirectPlaceholder),
-		AuthorizationEndpoint: md.AuthorizationEndpoint,
-		TokenEndpoint:         md.TokenEndpoint,
-		UserInfoEndpoint:      md.UserInfoEndpoint,
-		JWKSURL:               md.JWKSURI,
-		HTTPClient:            d.hc,
-		Now:                   d.cli.now,
-	})
+	client, err := nextidentity.New(ctx, d.config(md, d.style))
 	if err != nil {
 		for _, n := range []string{"redirect-url", "credentials"} {
 			d.add(check{Name: n, Status: statusFail, Detail: err.Error(),
@@ -185,8 +180,27 @@ func (d *doctorRun) run(ctx context.Context) []check {
 	}
 	defer client.Close()
 	d.add(d.checkRedirect(ctx, client))
-	d.add(d.checkCredentials(ctx, client))
+	d.add(d.checkCredentials(ctx, client, md))
 	return d.out
+}
+
+// config is the client configuration for the discovered endpoints, so New
+// makes no second discovery request (and works even when the issuer check
+// failed).
+func (d *doctorRun) config(md *discoveryDoc, style nextidentity.AuthStyle) nextidentity.Config {
+	return nextidentity.Config{
+		Issuer:                d.t.issuer,
+		ClientID:              d.t.clientID,
+		ClientSecret:          d.t.clientSecret,
+		RedirectURL:           cmp.Or(d.t.redirectURL, doctorRedirectPlaceholder),
+		AuthorizationEndpoint: md.AuthorizationEndpoint,
+		TokenEndpoint:         md.TokenEndpoint,
+		UserInfoEndpoint:      md.UserInfoEndpoint,
+		JWKSURL:               md.JWKSURI,
+		AuthStyle:             style,
+		HTTPClient:            d.hc,
+		Now:                   d.cli.now,
+	}
 }
 
 // get makes one bounded GET request with the run's timeout.
@@ -541,10 +555,22 @@ func stripQuery(s string) string {
 	return s
 }
 
-func (d *doctorRun) checkCredentials(ctx context.Context, client *nextidentity.Client) check {
-	ch := check{Name: "credentials"}
+// redeemInvalidCode redeems doctorCode with client.
+func redeemInvalidCode(ctx context.Context, client *nextidentity.Client) error {
 	req := &nextidentity.AuthRequest{State: "nextidentity-doctor", Nonce: "nextidentity-doctor", CodeVerifier: strings.Repeat("d", 43)}
 	_, err := client.Exchange(ctx, url.Values{"code": {doctorCode}, "state": {req.State}}, req)
+	return err
+}
+
+// authStyleNames are the -auth-style values.
+var authStyleNames = map[nextidentity.AuthStyle]string{
+	nextidentity.AuthStyleBasic:    "basic (HTTP Basic)",
+	nextidentity.AuthStyleInParams: "post (client_secret in the body)",
+}
+
+func (d *doctorRun) checkCredentials(ctx context.Context, client *nextidentity.Client, md *discoveryDoc) check {
+	ch := check{Name: "credentials"}
+	err := redeemInvalidCode(ctx, client)
 	kind := "confidential client"
 	if d.t.clientSecret == "" {
 		kind = "public client (no secret)"
@@ -559,9 +585,18 @@ func (d *doctorRun) checkCredentials(ctx context.Context, client *nextidentity.C
 		ch.Detail = kind + ": the client is accepted; a deliberately invalid code got invalid_grant"
 	case errors.Is(err, nextidentity.ErrInvalidClient), errors.Is(err, nextidentity.ErrUnauthorized):
 		ch.Status, ch.Detail = statusFail, kind+": client authentication failed: "+err.Error()
-		if d.t.clientSecret == "" {
+		switch {
+		case d.t.clientSecret == "":
 			ch.Hint = "this client needs its secret: set NEXTIDENTITY_CLIENT_SECRET (or -client-secret)"
-		} else {
+		case d.otherStyleWorks(ctx, md):
+			other := nextidentity.AuthStyleInParams
+			field := "nextidentity.AuthStyleInParams"
+			if d.style == nextidentity.AuthStyleInParams {
+				other, field = nextidentity.AuthStyleBasic, "nextidentity.AuthStyleBasic"
+			}
+			ch.Detail += fmt.Sprintf("; with -auth-style %s the same credentials are accepted", authStyleNames[other])
+			ch.Hint = "the tenant wants the other client authentication: set Config.AuthStyle to " + field + " in the app"
+		default:
 			ch.Hint = "check -client-id and -client-secret (NEXTIDENTITY_CLIENT_SECRET) against the tenant's client settings"
 		}
 	case errors.Is(err, nextidentity.ErrProvider):
@@ -572,6 +607,21 @@ func (d *doctorRun) checkCredentials(ctx context.Context, client *nextidentity.C
 		ch.Hint = "the token endpoint could not be reached or answered nonsense"
 	}
 	return ch
+}
+
+// otherStyleWorks reports whether the credentials pass with the other
+// client authentication style.
+func (d *doctorRun) otherStyleWorks(ctx context.Context, md *discoveryDoc) bool {
+	other := nextidentity.AuthStyleInParams
+	if d.style == nextidentity.AuthStyleInParams {
+		other = nextidentity.AuthStyleBasic
+	}
+	client, err := nextidentity.New(ctx, d.config(md, other))
+	if err != nil {
+		return false
+	}
+	defer client.Close()
+	return errors.Is(redeemInvalidCode(ctx, client), nextidentity.ErrInvalidGrant)
 }
 
 var (

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -143,4 +144,42 @@ func TestDoctorUsage(t *testing.T) {
 	code, _, stderr = runCmd(t, map[string]string{envIssuer: "http://127.0.0.1:1", envClientID: "x"}, "", "doctor", "extra")
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, stderr, `unexpected argument "extra"`)
+}
+
+// A tenant that accepts the secret only in the body: doctor says which
+// AuthStyle the app needs.
+func TestDoctorCredentialsAuthStyle(t *testing.T) {
+	srv := newFake(t, nextidentitytest.Options{})
+	var basicSeen atomic.Bool
+	proxy := faultProxyWrapped(t, srv, nil, func(h http.Handler) http.Handler { return rejectBasicAuth(h, &basicSeen) })
+
+	code, rep := doctorJSON(t, proxyEnv(srv, proxy.URL))
+	require.Equal(t, exitFail, code)
+	require.True(t, basicSeen.Load())
+	ch := checkNamed(t, rep, "credentials")
+	require.Equal(t, statusFail, ch.Status)
+	require.Contains(t, ch.Detail, "with -auth-style post (client_secret in the body) the same credentials are accepted")
+	require.Contains(t, ch.Hint, "nextidentity.AuthStyleInParams")
+
+	code, rep = doctorJSON(t, proxyEnv(srv, proxy.URL), "-auth-style", "post")
+	require.Equal(t, exitOK, code, "%+v", rep.Checks)
+	require.Equal(t, statusOK, checkNamed(t, rep, "credentials").Status)
+
+	code, _, stderr := runCmd(t, proxyEnv(srv, proxy.URL), "", "doctor", "-auth-style", "jwt")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, `-auth-style "jwt": want basic or post`)
+}
+
+// rejectBasicAuth answers invalid_client to token requests with HTTP Basic.
+func rejectBasicAuth(next http.Handler, seen *atomic.Bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, ok := r.BasicAuth(); ok && r.URL.Path == string(nextidentitytest.EndpointToken) {
+			seen.Store(true)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"invalid_client","error_description":"Basic authentication is not enabled for this client."}`)) //nolint:errcheck // test server
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -58,6 +58,7 @@ func (c *cli) login(ctx context.Context, args []string) int {
 	showTokens := fs.Bool("show-tokens", false, "print the tokens in full (they are secrets)")
 	scopes := fs.String("scopes", "openid profile email", "space-separated scopes to request")
 	offline := fs.Bool("offline", false, "ask for a refresh token (access_type=offline)")
+	authStyle := authStyleFlag(fs)
 	wait := fs.Duration("wait", defaultLoginWait, "how long to wait for the browser to come back")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if ok, code := parse(fs, args); !ok {
@@ -73,6 +74,10 @@ func (c *cli) login(ctx context.Context, args []string) int {
 	if *wait <= 0 {
 		return c.usageError(fs, "-wait must be positive")
 	}
+	style, err := parseAuthStyle(*authStyle)
+	if err != nil {
+		return c.usageError(fs, "%v", err)
+	}
 	redirect, err := loopbackRedirect(t.redirectURL)
 	if err != nil {
 		return c.usageError(fs, "%v", err)
@@ -84,6 +89,7 @@ func (c *cli) login(ctx context.Context, args []string) int {
 		ClientSecret: t.clientSecret,
 		RedirectURL:  t.redirectURL,
 		Scopes:       strings.Fields(*scopes),
+		AuthStyle:    style,
 		HTTPClient:   &http.Client{Timeout: t.timeout},
 		Now:          c.now,
 	})

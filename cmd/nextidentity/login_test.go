@@ -204,6 +204,16 @@ func TestLoginUsage(t *testing.T) {
 	}
 }
 
+func TestLoginAuthStyle(t *testing.T) {
+	s := newLoginSetup(t, nextidentitytest.Options{})
+	c := s.cli(t, s.fakeBrowser(t, nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword))
+	require.Equal(t, exitOK, c.run(t.Context(), []string{"login", "-auth-style", "post", "-wait", "30s"}), c.errOut.String())
+
+	code, _, stderr := runCmd(t, s.env, "", "login", "-auth-style", "jwt")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, `-auth-style "jwt": want basic or post`)
+}
+
 func TestLoginPortInUse(t *testing.T) {
 	s := newLoginSetup(t, nextidentitytest.Options{})
 	// The real listen: the setup's listener holds the port.

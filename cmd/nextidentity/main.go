@@ -36,6 +36,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/oidc-kit/nextidentity"
 )
 
 // Exit statuses.
@@ -197,6 +199,23 @@ func (t *tenant) fill(env func(string) string) {
 			*f.v = env(f.key)
 		}
 	}
+}
+
+// authStyleFlag registers -auth-style for the commands that call the token
+// endpoint.
+func authStyleFlag(fs *flag.FlagSet) *string {
+	return fs.String("auth-style", "basic", "client authentication at the token endpoint: basic (HTTP Basic, the library's default) or post (client_secret in the body, nextidentity.AuthStyleInParams)")
+}
+
+// parseAuthStyle reads an -auth-style value.
+func parseAuthStyle(s string) (nextidentity.AuthStyle, error) {
+	switch s {
+	case "basic":
+		return nextidentity.AuthStyleBasic, nil
+	case "post":
+		return nextidentity.AuthStyleInParams, nil
+	}
+	return 0, fmt.Errorf("-auth-style %q: want basic or post", s)
 }
 
 // require names the first missing value among issuer and client id.

@@ -26,10 +26,17 @@ type upstream struct {
 // a missing endpoint.
 func faultProxy(t *testing.T, srv *nextidentitytest.Server, edit func(path string, up *upstream)) *httptest.Server {
 	t.Helper()
+	return faultProxyWrapped(t, srv, edit, nil)
+}
+
+// faultProxyWrapped is faultProxy with its handler wrapped by wrap, for
+// faults that depend on the request.
+func faultProxyWrapped(t *testing.T, srv *nextidentitytest.Server, edit func(path string, up *upstream), wrap func(http.Handler) http.Handler) *httptest.Server {
+	t.Helper()
 	var self string
 	hc := srv.HTTPClient()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
@@ -68,8 +75,13 @@ func faultProxy(t *testing.T, srv *nextidentitytest.Server, edit func(path strin
 		}
 		w.WriteHeader(up.status)
 		w.Write(up.body) //nolint:errcheck // the client may have gone
-	}))
-	self = proxy.URL
+	})
+	if wrap != nil {
+		h = wrap(h)
+	}
+	proxy := httptest.NewUnstartedServer(h)
+	self = "http://" + proxy.Listener.Addr().String() // fixed before any request
+	proxy.Start()
 	t.Cleanup(proxy.Close)
 	return proxy
 }
