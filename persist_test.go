@@ -62,3 +62,38 @@ func TestIDTokenJSONErrors(t *testing.T) {
 		require.Error(t, json.Unmarshal([]byte(in), &idt), in)
 	}
 }
+
+func TestIDTokenBinaryRoundTrip(t *testing.T) {
+	srv := nextidentitytest.NewServer(nextidentitytest.Options{})
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	client, err := nextidentity.New(ctx, srv.Config())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Close() })
+	ar, err := client.AuthCodeURL()
+	require.NoError(t, err)
+	cb, err := srv.Login(ctx, ar.URL, nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword)
+	require.NoError(t, err)
+	tok, err := client.Exchange(ctx, cb, ar)
+	require.NoError(t, err)
+
+	b, err := tok.IDToken.MarshalBinary()
+	require.NoError(t, err)
+	var got nextidentity.IDToken
+	require.NoError(t, got.UnmarshalBinary(b))
+	require.Equal(t, tok.IDToken.Subject, got.Subject)
+	require.Equal(t, tok.IDToken.Profile, got.Profile)
+	var want, restored map[string]any
+	require.NoError(t, tok.IDToken.Claims(&want))
+	require.NoError(t, got.Claims(&restored))
+	require.Equal(t, want, restored)
+	if got.AccessTokenHash != "" {
+		require.NoError(t, got.VerifyAccessToken(tok.AccessToken), "the alg survives")
+	}
+
+	for _, bad := range [][]byte{nil, []byte("RS256"), []byte("RS256\x00not json"), []byte("RS256\x00{\"exp\":\"soon\"}")} {
+		require.Error(t, new(nextidentity.IDToken).UnmarshalBinary(bad), "%q", bad)
+	}
+	_, err = new(nextidentity.IDToken).MarshalBinary()
+	require.Error(t, err)
+}

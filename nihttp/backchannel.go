@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+
+	"github.com/oidc-kit/nextidentity"
 )
 
 // maxLogoutRequest bounds a back-channel logout request's body.
@@ -15,7 +17,9 @@ const maxLogoutRequest = 64 << 10
 // the sessions it names in the store, on every instance that shares it:
 // those with its "sid", or when it has none every session of its "sub". It
 // answers 200 with Cache-Control: no-store, or 400 with an error JSON
-// object; never a redirect.
+// object (503 when the token cannot be checked at all, for example the
+// replay cache is down, so that the provider tries again); never a
+// redirect.
 //
 // It needs a ServerStore (set Config.BackChannelLogout so that New checks
 // it). Next Identity does not document back-channel logout; register this
@@ -52,9 +56,16 @@ func (h *Handlers) BackChannelLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lt, err := h.cfg.Client.VerifyLogoutToken(r.Context(), raw[0])
-	if err != nil {
+	switch {
+	case errors.Is(err, nextidentity.ErrInvalidLogoutToken):
 		h.log.Info("nihttp: back-channel logout token refused", "err", err)
 		logoutError(w, http.StatusBadRequest, "invalid_request", "the logout token is invalid")
+		return
+	case err != nil:
+		// The token could not be checked (keys or the replay cache
+		// unreachable): a 5xx, so that the provider tries again.
+		h.log.Error("nihttp: back-channel logout token could not be checked", "err", err)
+		logoutError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the logout token could not be checked")
 		return
 	}
 	n, err := ss.EndSessions(r.Context(), lt.Subject, lt.SessionID)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -120,4 +122,29 @@ func TestBackChannelLogoutNeedsAServerStore(t *testing.T) {
 	require.NoError(t, err)
 	w := postLogoutToken(h, http.MethodPost, url.Values{"logout_token": {logoutToken(t, p, nil)}})
 	require.Equal(t, http.StatusNotImplemented, w.Code)
+}
+
+// failingReplay is a replay cache that cannot be reached.
+type failingReplay struct{}
+
+func (failingReplay) FirstSeen(context.Context, string, time.Duration) (bool, error) {
+	return false, errors.New("replay cache down")
+}
+
+// TestBackChannelLogoutUncheckable: a token that cannot be checked (the
+// replay cache is down) is answered 503, so the provider retries, and no
+// session ends.
+func TestBackChannelLogoutUncheckable(t *testing.T) {
+	p := newProvider(t, nil, "https://app.example")
+	cfg := p.Config()
+	cfg.Now = p.clock.Now
+	cfg.ReplayCache = failingReplay{}
+	client, err := nextidentity.New(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Close() })
+	h, err := nihttp.New(nihttp.Config{Client: client, Keys: [][]byte{newKey(t)}, Store: nihttp.NewMemoryStore(), BackChannelLogout: true, Now: p.clock.Now})
+	require.NoError(t, err)
+	w := postLogoutToken(h, http.MethodPost, url.Values{"logout_token": {logoutToken(t, p, nil)}})
+	require.Equal(t, http.StatusServiceUnavailable, w.Code, w.Body.String())
+	require.Contains(t, w.Body.String(), "temporarily_unavailable")
 }

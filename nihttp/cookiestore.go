@@ -1,10 +1,13 @@
 package nihttp
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/oidc-kit/nextidentity"
 )
 
 // cookieStore is the default SessionStore: stateless, it seals the whole
@@ -24,17 +27,31 @@ type cookieStore struct {
 }
 
 // Save seals s; the value is at most MaxSessionCookies cookies long.
+//
+// The sealed payload is the session as JSON without its ID token, a zero
+// byte, then the ID token in its binary form (IDToken.MarshalBinary): the
+// claims are then read once on every request instead of being scanned as
+// JSON nested in JSON.
 func (c *cookieStore) Save(_ context.Context, s *Session, ttl time.Duration) (string, error) {
 	slim := *s
+	var idt []byte
 	if s.Token != nil {
 		tok := *s.Token
 		tok.RawIDToken = ""
+		if tok.IDToken != nil {
+			var err error
+			if idt, err = tok.IDToken.MarshalBinary(); err != nil {
+				return "", fmt.Errorf("nihttp: encoding session: %w", err)
+			}
+			tok.IDToken = nil
+		}
 		slim.Token = &tok
 	}
-	v, err := c.sealer.seal(c.name, &slim, ttl)
+	js, err := json.Marshal(&slim)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("nihttp: encoding session: %w", err)
 	}
+	v := c.sealer.sealBytes(c.name, append(append(js, 0), idt...), ttl)
 	if len(v) > MaxSessionCookies*cookieChunk {
 		return "", fmt.Errorf("%w: %d bytes sealed, %d cookies of %d bytes allowed",
 			ErrSessionTooLarge, len(v), MaxSessionCookies, cookieChunk)
@@ -44,12 +61,21 @@ func (c *cookieStore) Save(_ context.Context, s *Session, ttl time.Duration) (st
 
 // Load opens a sealed session; one that does not open is no session.
 func (c *cookieStore) Load(_ context.Context, value string) (*Session, error) {
+	payload, err := c.sealer.openBytes(c.name, value, MaxSessionCookies*cookieChunk)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoSession, err)
+	}
+	js, idt, found := bytes.Cut(payload, []byte{0})
 	var s Session
-	if err := c.sealer.open(c.name, value, MaxSessionCookies*cookieChunk, &s); err != nil {
-		if errors.Is(err, ErrTampered) || errors.Is(err, ErrExpired) {
-			return nil, fmt.Errorf("%w: %w", ErrNoSession, err)
+	if !found || json.Unmarshal(js, &s) != nil || s.Token == nil {
+		// Authenticated, so sealed by this app, but not a session.
+		return nil, fmt.Errorf("%w: %w: %s is not a session", ErrNoSession, ErrTampered, c.name)
+	}
+	if len(idt) > 0 {
+		s.Token.IDToken = new(nextidentity.IDToken)
+		if err := s.Token.IDToken.UnmarshalBinary(idt); err != nil {
+			return nil, fmt.Errorf("%w: %w: %v", ErrNoSession, ErrTampered, err)
 		}
-		return nil, err
 	}
 	return &s, nil
 }

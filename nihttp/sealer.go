@@ -72,7 +72,11 @@ func (s *sealer) seal(name string, v any, ttl time.Duration) (string, error) {
 	if err := enc.Encode(v); err != nil {
 		return "", fmt.Errorf("nihttp: sealing %s: %w", name, err)
 	}
-	payload := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return s.sealBytes(name, bytes.TrimSuffix(buf.Bytes(), []byte("\n")), ttl), nil
+}
+
+// sealBytes seals payload under name, valid for ttl.
+func (s *sealer) sealBytes(name string, payload []byte, ttl time.Duration) string {
 	aead := s.aeads[0]
 	// version (1) | nonce | GCM(expiry unix seconds (8) | JSON), AAD = name.
 	plain := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(payload)), uint64(s.now().Add(ttl).Unix()))
@@ -81,42 +85,54 @@ func (s *sealer) seal(name string, v any, ttl time.Duration) (string, error) {
 	out[0] = sealVersion
 	rand.Read(out[1:]) // never fails (crypto/rand, Go 1.24+)
 	out = aead.Seal(out, out[1:], plain, []byte(name))
-	return base64.RawURLEncoding.EncodeToString(out), nil
+	return base64.RawURLEncoding.EncodeToString(out)
 }
 
 // open opens a value sealed under name, at most max bytes long, and decodes
 // its JSON into v. It returns an error wrapping ErrTampered when no key
 // opens it and ErrExpired when it has expired.
 func (s *sealer) open(name, sealed string, max int, v any) error {
+	payload, err := s.openBytes(name, sealed, max)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(payload, v); err != nil {
+		// Authenticated but undecodable: sealed by this app for another type.
+		return fmt.Errorf("%w: %s: %v", ErrTampered, name, err)
+	}
+	return nil
+}
+
+// openBytes opens a value sealed under name, at most max bytes long, and
+// returns its payload; errors as open's.
+func (s *sealer) openBytes(name, sealed string, max int) ([]byte, error) {
 	if len(sealed) > max {
-		return fmt.Errorf("%w: %s is too large", ErrTampered, name)
+		return nil, fmt.Errorf("%w: %s is too large", ErrTampered, name)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(sealed)
 	if err != nil {
-		return fmt.Errorf("%w: %s is not base64url", ErrTampered, name)
+		return nil, fmt.Errorf("%w: %s is not base64url", ErrTampered, name)
 	}
 	// Every key is AES-256-GCM, so the layout does not depend on the key.
 	ns := s.aeads[0].NonceSize()
 	if len(raw) < 1+ns+s.aeads[0].Overhead()+8 || raw[0] != sealVersion {
-		return fmt.Errorf("%w: %s is malformed", ErrTampered, name)
+		return nil, fmt.Errorf("%w: %s is malformed", ErrTampered, name)
 	}
 	var plain []byte
 	for _, aead := range s.aeads {
+		// Not in place: a failed Open overwrites its output, and the next
+		// key needs the ciphertext.
 		if p, err := aead.Open(nil, raw[1:1+ns], raw[1+ns:], []byte(name)); err == nil {
 			plain = p
 			break
 		}
 	}
 	if plain == nil {
-		return fmt.Errorf("%w: %s does not open with any key", ErrTampered, name)
+		return nil, fmt.Errorf("%w: %s does not open with any key", ErrTampered, name)
 	}
 	expiry := time.Unix(int64(binary.BigEndian.Uint64(plain[:8])), 0)
 	if !s.now().Before(expiry) {
-		return fmt.Errorf("%w: %s expired at %s", ErrExpired, name, expiry.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("%w: %s expired at %s", ErrExpired, name, expiry.UTC().Format(time.RFC3339))
 	}
-	if err := json.Unmarshal(plain[8:], v); err != nil {
-		// Authenticated but undecodable: sealed by this app for another type.
-		return fmt.Errorf("%w: %s: %v", ErrTampered, name, err)
-	}
-	return nil
+	return plain[8:], nil
 }
