@@ -113,6 +113,7 @@ var snippetImports = map[string]string{
 	"nextidentitytest": "github.com/oidc-kit/nextidentity/nextidentitytest",
 	"nihttp":           "github.com/oidc-kit/nextidentity/nihttp",
 	"redisstore":       "github.com/oidc-kit/nextidentity/nihttp/redisstore",
+	"redis":            "github.com/redis/go-redis/v9",
 	"events":           "github.com/oidc-kit/nextidentity/events",
 	"oauth2":           "golang.org/x/oauth2",
 	"httptest":         "net/http/httptest",
