@@ -41,3 +41,6 @@ func TestTokenValidUsesClientClock(t *testing.T) {
 	require.Equal(t, "new", cur.AccessToken, "refreshed: expired on the client's clock")
 	require.True(t, cur.Valid())
 }
+
+// A Token stays comparable: its clock is a pointer, not a func.
+var _ = nextidentity.Token{} == nextidentity.Token{}

@@ -47,9 +47,10 @@ type Token struct {
 	// even when RawIDToken is dropped to save space.
 	IDToken *IDToken `json:"id_token_claims,omitempty"`
 
-	// clock is the Config.Now of the Client that returned the token; nil
-	// for a Token the application built or decoded.
-	clock func() time.Time
+	// clock is the clock of the Client that returned the token (its
+	// Config.Now); nil for a Token the application built or decoded. A
+	// pointer, so that Token stays comparable with ==.
+	clock *func() time.Time
 }
 
 // expiryDelta is how long before Expiry a token stops being Valid, so it is
@@ -64,7 +65,7 @@ const expiryDelta = 10 * time.Second
 func (t *Token) Valid() bool {
 	now := time.Now
 	if t != nil && t.clock != nil {
-		now = t.clock
+		now = *t.clock
 	}
 	return t.validAt(now())
 }
@@ -96,7 +97,7 @@ type tokenResponse struct {
 	ExpiresIn    expiresIn `json:"expires_in"`
 	Scope        string    `json:"scope"`
 
-	clock func() time.Time // the Client's, given to the Token
+	clock *func() time.Time // the Client's, given to the Token
 }
 
 // expiresIn is the "expires_in" member: a number of seconds, or a numeric
@@ -329,7 +330,7 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values) (*tokenRespo
 	if tr.AccessToken == "" {
 		return nil, malformed("token", status, body, errors.New("no access_token"))
 	}
-	tr.clock = c.now
+	tr.clock = &c.now
 	if !strings.EqualFold(tr.TokenType, "Bearer") {
 		// The client would send it as a Bearer token, which a DPoP- or
 		// MAC-bound token is not. The body holds the tokens: no excerpt.
@@ -359,7 +360,7 @@ type TokenSource struct {
 func (c *Client) TokenSource(ctx context.Context, tok *Token, onRefresh func(*Token)) *TokenSource {
 	if tok != nil && tok.clock == nil {
 		cp := *tok
-		cp.clock = c.now
+		cp.clock = &c.now
 		tok = &cp
 	}
 	return &TokenSource{c: c, ctx: ctx, tok: tok, onRefresh: onRefresh}
