@@ -155,13 +155,12 @@ type Config struct {
 // Handlers are the login, callback and logout handlers and the session
 // layer around them. Create them with New; they are safe for concurrent use.
 type Handlers struct {
-	cfg     Config
-	sealer  *sealer
-	store   SessionStore
-	cookies bool // store is the default cookie store
-	csrf    *http.CrossOriginProtection
-	recent  refreshed
-	log     *slog.Logger
+	cfg    Config
+	sealer *sealer
+	store  SessionStore
+	csrf   *http.CrossOriginProtection
+	recent refreshed
+	log    *slog.Logger
 	// loginURL is LoginPath parsed, for RequireLogin's redirects.
 	loginURL url.URL
 }
@@ -222,7 +221,6 @@ func New(cfg Config) (*Handlers, error) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	if h.store == nil {
-		h.cookies = true
 		h.store = &cookieStore{sealer: s, name: h.cookieName(cfg.SessionCookieName), now: cfg.Now}
 	}
 	return h, nil
