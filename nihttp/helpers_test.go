@@ -109,16 +109,6 @@ func withKeys(keys ...[]byte) appOption {
 	return func(c *nihttp.Config) { c.Keys = keys }
 }
 
-// jarCookie returns the browser's cookie named name for a, or nil.
-func (b *browser) jarCookie(a *app, name string) *http.Cookie {
-	for _, c := range b.cookies(a) {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
-}
-
 // loginCookies returns the browser's login-state cookies for a (not the
 // loop guard's).
 func (b *browser) loginCookies(a *app) []*http.Cookie {
