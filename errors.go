@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 )
 
@@ -292,12 +293,19 @@ func malformed(endpoint string, status int, body []byte, cause error) *Error {
 	}
 }
 
+// secretMember matches a token member and its string value (complete or
+// cut short) in a JSON body.
+var secretMember = regexp.MustCompile(`("(?:access_token|refresh_token|id_token)"\s*:\s*)"(?:[^"\\]|\\.)*"?`)
+
 // excerpt returns at most excerptLen bytes of b as valid UTF-8 with control
-// characters removed, for error messages.
+// characters removed, for error messages. The values of token members
+// (a token response the client could not use) are replaced by "…", so an
+// error that reaches a log never carries a credential.
 func excerpt(b []byte) string {
 	if len(b) > excerptLen {
 		b = b[:excerptLen]
 	}
+	b = secretMember.ReplaceAll(b, []byte(`$1"…"`))
 	s := strings.ToValidUTF8(string(b), "")
 	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
