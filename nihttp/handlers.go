@@ -172,6 +172,9 @@ type loginState struct {
 	CodeVerifier string    `json:"v"`
 	ReturnTo     string    `json:"r,omitempty"`
 	Expires      time.Time `json:"e"`
+	// MaxAge is the max_age sent (nextidentity.WithMaxAge in AuthOptions),
+	// so that the callback enforces it on auth_time.
+	MaxAge *time.Duration `json:"m,omitempty"`
 }
 
 // New checks cfg and returns the handlers. It reports every missing or
@@ -249,7 +252,7 @@ func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := loginState{
-		State: ar.State, Nonce: ar.Nonce, CodeVerifier: ar.CodeVerifier,
+		State: ar.State, Nonce: ar.Nonce, CodeVerifier: ar.CodeVerifier, MaxAge: ar.MaxAge,
 		Expires: h.cfg.Now().Add(h.cfg.LoginTTL),
 	}
 	if rt, ok := localPath(r.URL.Query().Get("return_to")); ok {
@@ -324,7 +327,7 @@ func (h *Handlers) Callback(w http.ResponseWriter, r *http.Request) {
 	var tok *nextidentity.Token
 	if err == nil {
 		tok, err = h.cfg.Client.Exchange(r.Context(), r.URL.Query(), &nextidentity.AuthRequest{
-			State: st.State, Nonce: st.Nonce, CodeVerifier: st.CodeVerifier,
+			State: st.State, Nonce: st.Nonce, CodeVerifier: st.CodeVerifier, MaxAge: st.MaxAge,
 		})
 	}
 	old, _, _ := h.load(r)
