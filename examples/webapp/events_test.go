@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oidc-kit/nextidentity"
-	"github.com/oidc-kit/nextidentity/events"
 	"github.com/oidc-kit/nextidentity/nextidentitytest"
 )
 
@@ -40,7 +39,7 @@ func TestEventsHandlerLogsEachEventOnce(t *testing.T) {
 	provider := nextidentitytest.NewServer(nextidentitytest.Options{})
 	t.Cleanup(provider.Close)
 	var logs syncBuffer
-	h, err := newEventsHandler([]string{provider.EventsJWKSURL()}, slog.New(slog.NewTextHandler(&logs, nil)))
+	h, err := newEventsHandler([]string{provider.EventsJWKSURL()}, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	require.NoError(t, err)
 	target := httptest.NewServer(h)
 	t.Cleanup(target.Close)
@@ -64,7 +63,7 @@ func TestEventsHandlerLogsEachEventOnce(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, h.(*events.EventHandler).Wait(ctx))
+	require.NoError(t, h.Close(ctx))
 	out := logs.String()
 	require.Equal(t, 1, strings.Count(out, `msg="workflow event"`), out)
 	require.Contains(t, out, "account/v1/register")
@@ -73,7 +72,39 @@ func TestEventsHandlerLogsEachEventOnce(t *testing.T) {
 
 func TestEventsHandlerRefusesBadJKU(t *testing.T) {
 	for _, jku := range [][]string{nil, {"http://evil.example.com/jwks"}} {
-		_, err := newEventsHandler(jku, slog.New(slog.DiscardHandler))
+		_, err := newEventsHandler(jku, nil, slog.New(slog.DiscardHandler))
 		require.ErrorIs(t, err, nextidentity.ErrInvalidConfig)
 	}
+}
+
+// TestEventsHandledOnceAcrossInstances: two instances given one replay
+// cache (the Redis store in main) log a redelivered event once in all.
+func TestEventsHandledOnceAcrossInstances(t *testing.T) {
+	provider := nextidentitytest.NewServer(nextidentitytest.Options{})
+	t.Cleanup(provider.Close)
+	var logs syncBuffer
+	shared := nextidentity.NewMemoryReplayCache(0)
+	var targets []string
+	var endpoints []*eventsEndpoint
+	for range 2 {
+		h, err := newEventsHandler([]string{provider.EventsJWKSURL()}, shared, slog.New(slog.NewTextHandler(&logs, nil)))
+		require.NoError(t, err)
+		ts := httptest.NewServer(h)
+		t.Cleanup(ts.Close)
+		targets = append(targets, ts.URL)
+		endpoints = append(endpoints, h)
+	}
+	raw, err := provider.SignEvent(map[string]any{"account/v1/register": map[string]any{}})
+	require.NoError(t, err)
+	for _, target := range targets { // delivered to one instance, retried to the other
+		status, err := provider.DeliverEvent(context.Background(), target, raw)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, h := range endpoints {
+		require.NoError(t, h.Close(ctx))
+	}
+	require.Equal(t, 1, strings.Count(logs.String(), `msg="workflow event"`), logs.String())
 }

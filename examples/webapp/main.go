@@ -154,11 +154,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		if len(jku) == 0 {
 			jku = []string{eventsJKU}
 		}
-		h, err := newEventsHandler(jku, logger)
+		var replay nextidentity.ReplayCache // in-process, unless sessions are in Redis
+		if store != nil {
+			replay = store // each event is handled once across instances
+		}
+		ev, err := newEventsHandler(jku, replay, logger)
 		if err != nil {
 			return err
 		}
-		acfg.Routes["POST /events"] = h
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := ev.Close(ctx); err != nil {
+				logger.Warn("stopping the events endpoint", "err", err)
+			}
+		}()
+		acfg.Routes["POST /events"] = ev
 	}
 	a, err := newApp(acfg)
 	if err != nil {
@@ -231,8 +242,8 @@ func configFromEnv(getenv func(string) string) (nextidentity.Config, error) {
 func cookieKey(hexKey string) ([]byte, error) {
 	if hexKey == "" {
 		key := make([]byte, nihttp.KeySize)
-		_, err := rand.Read(key)
-		return key, err
+		rand.Read(key) // never fails (crypto/rand, Go 1.24+)
+		return key, nil
 	}
 	key, err := hex.DecodeString(hexKey)
 	if err != nil || len(key) != nihttp.KeySize {
