@@ -100,10 +100,12 @@ func (h *Handlers) clearChunks(w http.ResponseWriter, r *http.Request, name stri
 
 // chunkedValues returns the values the request's chunks of name can
 // assemble: each combination of the values sent for each chunk, in order,
-// longest first, shorter ones too (a planted ".1" must not hide a
-// one-cookie session), at most maxCandidates of them.
+// longest first, at most maxCandidates of them, and then every value of
+// the first cookie on its own, so that planted ".1" or ".2" cookies cannot
+// crowd out a one-cookie session.
 func chunkedValues(r *http.Request, name string) []string {
-	levels := [][]string{cookieValues(r, name)}
+	first := cookieValues(r, name)
+	levels := [][]string{first}
 	for i := 1; i < MaxSessionCookies; i++ {
 		parts := cookieValues(r, chunkName(name, i))
 		if len(parts) == 0 {
@@ -120,10 +122,10 @@ func chunkedValues(r *http.Request, name string) []string {
 		levels = append(levels, next)
 	}
 	var out []string
-	for i := len(levels) - 1; i >= 0 && len(out) < maxCandidates; i-- {
+	for i := len(levels) - 1; i >= 1 && len(out) < maxCandidates; i-- {
 		out = append(out, levels[i][:min(len(levels[i]), maxCandidates-len(out))]...)
 	}
-	return out
+	return append(out, first...)
 }
 
 // loginCookieName is the login-state cookie of the sign-in with this state,

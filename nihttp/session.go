@@ -55,14 +55,67 @@ func (h *Handlers) Session(w http.ResponseWriter, r *http.Request) (*Session, er
 	}
 	now := h.cfg.Now()
 	if t := s.Token; t != nil && t.RefreshToken != "" && !t.Expiry.IsZero() && !now.Add(refreshMargin).Before(t.Expiry) {
-		return h.refresh(w, r, s, value)
+		ns, err := h.refresh(w, r, s, value)
+		if ns != nil && err != nil {
+			// Kept with its old tokens (an outage): the request is still
+			// activity, or the idle timeout would sign the user out.
+			ns = h.touch(w, r, ns, value, now)
+		}
+		return ns, err
 	}
-	if now.Sub(s.LastSeen) >= touchInterval {
-		if err := h.save(w, r, s, now); err != nil {
+	if _, cookies := h.store.(*cookieStore); cookies && s.Token != nil && s.Token.RefreshToken != "" &&
+		!s.Token.Expiry.IsZero() && !now.Add(refreshMargin+h.touchEvery()).Before(s.Token.Expiry) {
+		// A refresh is due within touchEvery and will record the activity.
+		// A cookie written now with the old tokens could reach the browser
+		// after the refresh's cookie and put back a spent refresh token.
+		return s, nil
+	}
+	return h.touch(w, r, s, value, now), nil
+}
+
+// touch records the request as the session's activity when the last
+// record is older than touchEvery, and returns the session to serve. The
+// write happens under the session's lock, after reloading it, so that it
+// never puts back tokens a concurrent refresh has replaced (the provider
+// rotates refresh tokens, so that would end the session later). When the
+// lock is held, a refresh or another touch is under way and this request
+// writes nothing.
+func (h *Handlers) touch(w http.ResponseWriter, r *http.Request, s *Session, value string, now time.Time) *Session {
+	if now.Sub(s.LastSeen) < h.touchEvery() {
+		return s
+	}
+
+	unlock, err := h.store.Lock(r.Context(), s.ID, refreshLockTTL)
+	if err != nil {
+		if !errors.Is(err, ErrLocked) {
 			h.log.Warn("nihttp: recording session activity", "err", err)
 		}
+		return s
 	}
-	return s, nil
+	defer unlock()
+	cur := s
+	if fresh, err := h.store.Load(r.Context(), value); err == nil && fresh.Token != nil && s.Token != nil &&
+		fresh.Token.AccessToken != s.Token.AccessToken {
+		cur = fresh // refreshed meanwhile (a server-side store)
+	} else if s.Token != nil {
+		if done := h.recent.get(s.ID, s.Token.AccessToken, now); done != nil {
+			cur = done // refreshed meanwhile (a cookie carrying the old tokens)
+		}
+	}
+	if err := h.save(w, r, cur, now); err != nil {
+		h.log.Warn("nihttp: recording session activity", "err", err)
+		return s
+	}
+	return cur
+}
+
+// touchEvery is how often a session's activity is written: at most once a
+// minute, and often enough for a short IdleTimeout.
+func (h *Handlers) touchEvery() time.Duration {
+	if h.cfg.IdleTimeout > 0 {
+		return min(touchInterval, h.cfg.IdleTimeout/4)
+	}
+	return touchInterval
 }
 
 // Refresh refreshes the request's session's tokens now, whether or not
@@ -132,6 +185,9 @@ func (h *Handlers) save(w http.ResponseWriter, r *http.Request, s *Session, now 
 	s.IdleExpiresAt = time.Time{}
 	if h.cfg.IdleTimeout > 0 {
 		s.IdleExpiresAt = now.Add(h.cfg.IdleTimeout)
+		if s.IdleExpiresAt.After(s.ExpiresAt) {
+			s.IdleExpiresAt = s.ExpiresAt
+		}
 	}
 	ttl := s.Deadline().Sub(now)
 	value, err := h.store.Save(r.Context(), s, ttl)
@@ -171,7 +227,12 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request, s *Session, v
 		}
 		return done, nil
 	}
-	nt, err := h.cfg.Client.Refresh(ctx, s.Token)
+	// The provider call ends before the lock does, whatever the Client's
+	// own timeout, or a second request could take the lock and redeem the
+	// same (rotated) refresh token.
+	rctx, cancel := context.WithTimeout(ctx, refreshLockTTL-5*time.Second)
+	nt, err := h.cfg.Client.Refresh(rctx, s.Token)
+	cancel()
 	if errors.Is(err, nextidentity.ErrInvalidGrant) {
 		// The provider ended the grant: so does the session.
 		if derr := h.store.Delete(ctx, s); derr != nil {
@@ -186,6 +247,10 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request, s *Session, v
 	ns := *s
 	ns.Token = nt
 	now := h.cfg.Now()
+	// Remembered before the save: if the store fails now, the next request
+	// still finds the new tokens here instead of redeeming the spent
+	// refresh token.
+	h.recent.put(s.ID, old, &ns, now)
 	if err := h.save(w, r, &ns, now); err != nil {
 		if errors.Is(err, ErrSessionTooLarge) || errors.Is(err, ErrNoSession) {
 			// The provider has rotated the refresh token, so the old
@@ -196,7 +261,6 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request, s *Session, v
 		}
 		return s, err
 	}
-	h.recent.put(s.ID, old, &ns, now)
 	return &ns, nil
 }
 

@@ -16,7 +16,7 @@ import (
 // with the longest combinations first, so with enough planted ".1" and
 // ".2" values the real cookie alone is never tried, the request reads as
 // signed out, and Session's clean-up deletes the real session cookie.
-func TestReview9ManyPlantedChunksDoNotHideSession(t *testing.T) {
+func TestManyPlantedChunksDoNotHideSession(t *testing.T) {
 	tests := []struct {
 		name   string
 		chunks []string // planted chunk suffixes, each on every path

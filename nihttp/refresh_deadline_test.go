@@ -43,7 +43,7 @@ func (d *deadlineRecorder) RoundTrip(req *http.Request) (*http.Response, error) 
 // and redeem the same refresh token, and the loser's invalid_grant ends the
 // session. With an application's own HTTPClient (one without a Timeout, as
 // with an instrumented Transport) nothing bounds that call today.
-func TestReview9RefreshUnderLockHasDeadline(t *testing.T) {
+func TestRefreshUnderLockHasDeadline(t *testing.T) {
 	tests := []struct {
 		name string
 		hc   func(rt http.RoundTripper) *http.Client

@@ -14,7 +14,7 @@ import (
 // An active user is never signed out by the idle timeout: a session ends
 // only after Config.IdleTimeout WITHOUT a request. These rows request far
 // more often than the idle timeout.
-func TestReview9ActiveUserOutlivesShortIdleTimeout(t *testing.T) {
+func TestActiveUserOutlivesShortIdleTimeout(t *testing.T) {
 	tests := []struct {
 		name  string
 		idle  time.Duration
@@ -46,7 +46,7 @@ func TestReview9ActiveUserOutlivesShortIdleTimeout(t *testing.T) {
 // "Refresh"). While the provider is down every request tries the refresh,
 // fails, and is served; those requests are activity, so the idle timeout
 // must not end the session of a user who keeps using the app.
-func TestReview9ProviderOutageDoesNotIdleOutActiveUser(t *testing.T) {
+func TestProviderOutageDoesNotIdleOutActiveUser(t *testing.T) {
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
 			p, apps := startApps(t, 1, nil, st.opt, func(c *nihttp.Config) { c.IdleTimeout = time.Hour })
@@ -74,7 +74,7 @@ func TestReview9ProviderOutageDoesNotIdleOutActiveUser(t *testing.T) {
 
 // Session.IdleExpiresAt is documented as "LastSeen + Config.IdleTimeout,
 // never after ExpiresAt"; save sets it without the cap.
-func TestReview9IdleExpiresAtNeverAfterExpiresAt(t *testing.T) {
+func TestIdleExpiresAtNeverAfterExpiresAt(t *testing.T) {
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
 			p, apps := startApps(t, 1, nil, st.opt, func(c *nihttp.Config) {
