@@ -80,7 +80,10 @@ type Config struct {
 	// Keys seal the login-state cookies and, with the default store, the
 	// session cookies: each KeySize random bytes, kept secret and shared by
 	// every instance. The first seals, all open: to rotate, put a new key
-	// first and keep the old one until its cookies have expired. Required.
+	// first and keep the old one until its cookies have expired. Rotate at
+	// least every few months on a busy site: AES-GCM with random nonces is
+	// good for about 2^32 seals per key, and every sign-in and activity
+	// write seals. Required.
 	Keys [][]byte
 	// Store keeps sessions. Default: the sealed-cookie store using Keys.
 	Store SessionStore

@@ -186,7 +186,12 @@ type profileView struct {
 type claim struct{ Name, Value string }
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	s, _ := a.auth.Session(w, r)
+	s, err := a.auth.Session(w, r)
+	if errors.Is(err, nihttp.ErrStoreUnavailable) {
+		// Not "signed out": a sign-in now would not help.
+		a.onAuthError(w, r, err)
+		return
+	}
 	a.render(w, http.StatusOK, "home", page{Title: "Home", SignedIn: s != nil, Demo: a.demo})
 }
 
@@ -196,8 +201,13 @@ func (a *app) signedOut(w http.ResponseWriter, r *http.Request) {
 
 // refresh is the profile's "Refresh now" action.
 func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
-	if _, err := a.auth.Refresh(w, r); err != nil {
-		a.onAuthError(w, r, err)
+	if _, err := a.auth.Refresh(w, r); errors.Is(err, nihttp.ErrNoSession) {
+		// The provider ended the grant, so the session ended: sign in again.
+		http.Redirect(w, r, "/login?return_to=%2Fprofile", http.StatusSeeOther)
+		return
+	} else if err != nil {
+		a.render(w, nihttp.StatusCode(err), "message", page{Title: "Refresh failed", SignedIn: true, Retry: "/profile",
+			Message: "The tokens could not be refreshed; the session keeps its current ones. Please try again."})
 		return
 	}
 	http.Redirect(w, r, "/profile", http.StatusSeeOther)

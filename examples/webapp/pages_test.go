@@ -106,3 +106,22 @@ func TestUserInfoRefusedDoesNotLoop(t *testing.T) {
 	require.Contains(t, body, `<td id="name">Ada Lovelace</td>`, "the ID token's claims still show")
 	require.Equal(t, exchanges, ta.provider.Requests(nextidentitytest.EndpointToken), "no new sign-in")
 }
+
+// TestRefreshNowAfterTheGrantEnded: when the provider refuses the refresh
+// token, "Refresh now" sends the user to sign in again, not to an error.
+func TestRefreshNowAfterTheGrantEnded(t *testing.T) {
+	ta := startApp(t)
+	ta.signIn(t)
+	ta.provider.FailNext(nextidentitytest.EndpointToken, 1, http.StatusBadRequest, `{"error":"invalid_grant"}`)
+	resp, _ := ta.do(t, http.MethodPost, "/refresh")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/login?return_to=%2Fprofile", resp.Header.Get("Location"))
+
+	ta.signIn(t)
+	ta.provider.FailNext(nextidentitytest.EndpointToken, 1, http.StatusServiceUnavailable, "down")
+	resp, body := ta.do(t, http.MethodPost, "/refresh")
+	require.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	require.Contains(t, body, "Refresh failed")
+	resp, _ = ta.do(t, http.MethodGet, "/profile")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "an outage kept the session")
+}
