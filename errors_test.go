@@ -69,6 +69,10 @@ func TestSentinelMessagesNamePackage(t *testing.T) {
 		nextidentity.ErrSubjectMismatch, nextidentity.ErrStateMismatch, nextidentity.ErrMissingCode,
 		nextidentity.ErrNoRefreshToken, nextidentity.ErrNoAccessToken, nextidentity.ErrIncompleteAuthRequest,
 		nextidentity.ErrResponseTooLarge, nextidentity.ErrMalformedResponse,
+		nextidentity.ErrInvalidAccessToken, nextidentity.ErrInactiveToken, nextidentity.ErrInsufficientScope,
+		nextidentity.ErrProviderUnreachable, nextidentity.ErrInvalidLogoutToken, nextidentity.ErrLogoutTokenType,
+		nextidentity.ErrNoLogoutEvent, nextidentity.ErrLogoutTokenIssuedAt, nextidentity.ErrNoLogoutSubject,
+		nextidentity.ErrLogoutTokenNonce, nextidentity.ErrNoLogoutTokenID, nextidentity.ErrLogoutTokenReplayed,
 	} {
 		require.True(t, strings.HasPrefix(s.Error(), "nextidentity: "), s.Error())
 	}

@@ -1,6 +1,10 @@
 package events
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 // ErrInvalidEvent is wrapped by every rejection of an event by Verify: the
 // body is not an event signed by an allowed key. The finer sentinels below
@@ -13,20 +17,20 @@ var ErrInvalidEvent = errors.New("events: invalid event")
 // ErrInvalidEvent.
 var (
 	// ErrEventTooLarge: the body is longer than Config.MaxEventBytes.
-	ErrEventTooLarge = errors.New("event too large")
+	ErrEventTooLarge = errors.New("events: event too large")
 	// ErrMalformedEvent: the body is not a compact JWS whose header and
 	// payload are JSON objects, the header has critical parameters, or the
 	// payload has no "events" object.
-	ErrMalformedEvent = errors.New("malformed event")
+	ErrMalformedEvent = errors.New("events: malformed event")
 	// ErrJKUNotAllowed: the "jku" header is missing or is not exactly one of
 	// Config.AllowedJKU. No request is made for such an event.
-	ErrJKUNotAllowed = errors.New("jku not allowed")
+	ErrJKUNotAllowed = errors.New("events: jku not allowed")
 	// ErrMissingKID: the header has no "kid".
-	ErrMissingKID = errors.New("no kid in the header")
+	ErrMissingKID = errors.New("events: no kid in the header")
 	// ErrAlgNotAllowed: the "alg" header is not in Config.Algorithms.
-	ErrAlgNotAllowed = errors.New("alg not allowed")
+	ErrAlgNotAllowed = errors.New("events: alg not allowed")
 	// ErrIssuedInFuture: "iat" is later than now plus Config.Leeway.
-	ErrIssuedInFuture = errors.New("issued in the future")
+	ErrIssuedInFuture = errors.New("events: issued in the future")
 )
 
 // ErrKeysUnavailable means the JWK Set of an allowed "jku" could not be
@@ -38,3 +42,21 @@ var ErrKeysUnavailable = errors.New("events: signing keys unavailable")
 // ErrNoSuchEvent is returned by Event.Decode for a name the event does not
 // carry.
 var ErrNoSuchEvent = errors.New("events: event not present")
+
+// rejection is an event rejected under ErrInvalidEvent for reason kind. Its
+// message names the package once: "events: invalid event: <kind>: <detail>".
+type rejection struct {
+	kind   error
+	detail string
+}
+
+func (r *rejection) Error() string {
+	return ErrInvalidEvent.Error() + ": " + strings.TrimPrefix(r.kind.Error(), "events: ") + ": " + r.detail
+}
+
+func (r *rejection) Unwrap() []error { return []error{ErrInvalidEvent, r.kind} }
+
+// invalid wraps ErrInvalidEvent and kind.
+func invalid(kind error, format string, args ...any) error {
+	return &rejection{kind: kind, detail: fmt.Sprintf(format, args...)}
+}

@@ -113,12 +113,12 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	limit := h.v.MaxEventBytes()
 	if r.ContentLength > limit {
-		h.reject(w, r, http.StatusRequestEntityTooLarge, fmt.Errorf("%w: %w: Content-Length %d", ErrInvalidEvent, ErrEventTooLarge, r.ContentLength))
+		h.reject(w, r, http.StatusRequestEntityTooLarge, invalid(ErrEventTooLarge, "Content-Length %d", r.ContentLength))
 		return
 	}
 	body, err := httpx.ReadAll(r.Body, limit)
 	if errors.Is(err, httpx.ErrTooLarge) {
-		h.reject(w, r, http.StatusRequestEntityTooLarge, fmt.Errorf("%w: %w: more than %d bytes", ErrInvalidEvent, ErrEventTooLarge, limit))
+		h.reject(w, r, http.StatusRequestEntityTooLarge, invalid(ErrEventTooLarge, "more than %d bytes", limit))
 		return
 	}
 	if err != nil {

@@ -313,11 +313,6 @@ func numericDate(m map[string]json.RawMessage, name string) (time.Time, error) {
 	return time.Unix(sec, int64((f-float64(sec))*1e9)), nil
 }
 
-// invalid wraps ErrInvalidEvent and kind.
-func invalid(kind error, format string, args ...any) error {
-	return fmt.Errorf("%w: %w: %s", ErrInvalidEvent, kind, fmt.Sprintf(format, args...))
-}
-
 func configError(field, format string, args ...any) error {
 	return fmt.Errorf("events: %w: %s %s", nextidentity.ErrInvalidConfig, field, fmt.Sprintf(format, args...))
 }

@@ -75,3 +75,15 @@ func TestNewReportsEveryProblemAtOnce(t *testing.T) {
 	_, err = nihttp.New(nihttp.Config{})
 	require.ErrorContains(t, err, "Config.Keys")
 }
+
+// TestSentinelMessagesNamePackage: every sentinel's message starts with the
+// package name.
+func TestSentinelMessagesNamePackage(t *testing.T) {
+	for _, s := range []error{
+		nihttp.ErrCrossSite, nihttp.ErrExpired, nihttp.ErrLocked, nihttp.ErrLoginLoop,
+		nihttp.ErrNoLoginState, nihttp.ErrNoSession, nihttp.ErrRefreshFailed,
+		nihttp.ErrSessionTooLarge, nihttp.ErrStoreUnavailable, nihttp.ErrTampered,
+	} {
+		require.True(t, strings.HasPrefix(s.Error(), "nihttp: "), s.Error())
+	}
+}
