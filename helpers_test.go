@@ -2,7 +2,6 @@ package nextidentity_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,25 +43,8 @@ func fixedClient(t testing.TB) (*testprovider.Provider, *nextidentity.Client, ti
 	return p, mkClient(t, cfg), fixedNow
 }
 
-// fakeClock is a settable clock, safe for concurrent use, shared by a
-// provider and a client in tests that move time on.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// fakeClock is the package's one fake clock (fakeclock_test.go), shared by
+// the internal and external tests.
+type fakeClock = nextidentity.FakeClock
 
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-// Now is the clock's time.
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock on by d.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newFakeClock(t time.Time) *fakeClock { return nextidentity.NewFakeClock(t) }

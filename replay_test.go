@@ -11,15 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// replayClock is a clock the test moves by hand.
-type replayClock struct{ t time.Time }
-
-func (c *replayClock) now() time.Time { return c.t }
-
 func TestMemoryReplayCacheFirstSeen(t *testing.T) {
 	ctx := context.Background()
-	clk := &replayClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	c := newMemoryReplayCache(10, clk.now)
+	clk := NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c := newMemoryReplayCache(10, clk.Now)
 
 	steps := []struct {
 		name    string
@@ -38,7 +33,7 @@ func TestMemoryReplayCacheFirstSeen(t *testing.T) {
 		{"b afresh", 0, "b", time.Minute, true},
 	}
 	for _, s := range steps {
-		clk.t = clk.t.Add(s.advance)
+		clk.Advance(s.advance)
 		got, err := c.FirstSeen(ctx, s.id, s.ttl)
 		require.NoError(t, err, s.name)
 		require.Equal(t, s.want, got, s.name)
@@ -58,8 +53,8 @@ func TestMemoryReplayCacheRefusesBadArguments(t *testing.T) {
 
 func TestMemoryReplayCacheBounded(t *testing.T) {
 	ctx := context.Background()
-	clk := &replayClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	c := newMemoryReplayCache(3, clk.now)
+	clk := NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c := newMemoryReplayCache(3, clk.Now)
 	// "soon" expires first, so it is the one evicted when the cache is full.
 	for _, e := range []struct {
 		id  string
@@ -80,14 +75,14 @@ func TestMemoryReplayCacheBounded(t *testing.T) {
 	require.True(t, first, "the evicted id is new again")
 
 	// Expired ids are purged before anything unexpired is evicted.
-	clk.t = clk.t.Add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	for i := range 3 {
 		first, err := c.FirstSeen(ctx, fmt.Sprint("x", i), time.Hour)
 		require.NoError(t, err)
 		require.True(t, first)
 	}
 	require.Equal(t, 3, c.len())
-	defaults := newMemoryReplayCache(-1, clk.now)
+	defaults := newMemoryReplayCache(-1, clk.Now)
 	require.Equal(t, DefaultReplayCacheSize, defaults.max)
 }
 
