@@ -2,6 +2,7 @@ package nextidentitytest
 
 import (
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/rsa"
 	"encoding/hex"
 	"errors"
@@ -39,7 +40,7 @@ func newKeyGeneration() keyGeneration {
 
 func newKID() string {
 	b := make([]byte, 8)
-	mustRead(b)
+	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
 	return hex.EncodeToString(b)
 }
 

@@ -475,11 +475,7 @@ func (d *doctorRun) checkRedirect(ctx context.Context, client *nextidentity.Clie
 		ch.Status, ch.Detail, ch.Hint = statusFail, err.Error(), hint
 		return ch
 	}
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		ch.Status, ch.Detail = statusFail, err.Error()
-		return ch
-	}
+	jar, _ := cookiejar.New(nil) // never fails: the error is always nil
 	hc := &http.Client{
 		Timeout:       d.t.timeout,
 		Jar:           jar,
