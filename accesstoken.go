@@ -44,14 +44,34 @@ var DefaultAccessTokenTypes = []string{"at+jwt", "application/at+jwt"}
 // Treat it as read-only: VerifyAccessToken may share its slices between
 // calls for the same token.
 type AccessToken struct {
-	Issuer   string
-	Subject  string // the user, or the client itself for client credentials
-	ClientID string // "client_id": the client the token was issued to
-	ID       string // "jti"
+	// Issuer is the "iss" claim, always Config.Issuer: a token from another
+	// issuer is rejected. For an opaque token whose introspection response
+	// has no "iss", it is Config.Issuer.
+	Issuer string
+	// Subject is the "sub" claim: the user, or for a client credentials
+	// token the client itself. Empty when the token has none.
+	Subject string
+	// ClientID is the "client_id" claim: the client the token was issued
+	// to. Empty when the token has none.
+	ClientID string
+	// ID is the "jti" claim, the token's unique identifier. Empty when the
+	// token has none.
+	ID string
+	// Audience is the "aud" claim (a string or an array, always as a
+	// slice): the APIs the token is meant for. When Config.Audience is set,
+	// it contains it. Nil when the token has none (possible only for an
+	// introspected token, or when Config.Audience is not set).
 	Audience []string
-	Scopes   []string // "scope", split on spaces
+	// Scopes is the "scope" claim split on spaces (an array is accepted
+	// too). Nil when the token has none; see HasScopes.
+	Scopes []string
+	// IssuedAt is the "iat" claim, when the token was issued. Zero when the
+	// token has none.
 	IssuedAt time.Time
-	Expiry   time.Time
+	// Expiry is the "exp" claim, when the token stops being valid. A JWT
+	// access token always has one; for an introspected token it is zero
+	// when the response has none.
+	Expiry time.Time
 
 	claims []byte // JWT payload or introspection response
 }

@@ -73,12 +73,20 @@ type Config struct {
 	// and userinfo endpoints, whatever this client's CheckRedirect says.
 	HTTPClient *http.Client
 
-	// Endpoint overrides. When AuthorizationEndpoint, TokenEndpoint,
-	// UserInfoEndpoint and JWKSURL are all set, New makes no discovery request.
+	// AuthorizationEndpoint is where AuthCodeURL sends the browser. Empty
+	// means discovery's authorization_endpoint. When AuthorizationEndpoint,
+	// TokenEndpoint, UserInfoEndpoint and JWKSURL are all set, New makes no
+	// discovery request.
 	AuthorizationEndpoint string
-	TokenEndpoint         string
-	UserInfoEndpoint      string
-	JWKSURL               string
+	// TokenEndpoint is where codes are exchanged and tokens refreshed.
+	// Empty means discovery's token_endpoint.
+	TokenEndpoint string
+	// UserInfoEndpoint is where UserInfo asks for the user's claims. Empty
+	// means discovery's userinfo_endpoint.
+	UserInfoEndpoint string
+	// JWKSURL is the URL of the provider's JSON Web Key Set, the keys that
+	// sign its tokens. Empty means discovery's jwks_uri.
+	JWKSURL string
 	// EndSessionEndpoint defaults to discovery's end_session_endpoint, else
 	// Issuer + "/endsession".
 	EndSessionEndpoint string

@@ -169,6 +169,8 @@ type Error struct {
 
 const excerptLen = 256
 
+// Error formats the error as "nextidentity: <endpoint>: HTTP <status>:
+// <code>: <description>", leaving out the parts that are empty.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("nextidentity: ")

@@ -14,17 +14,38 @@ import (
 // Introspection is the introspection endpoint's answer about a token
 // (RFC 7662 section 2.2). Introspect returns it only for an active token.
 type Introspection struct {
-	Active    bool
-	Issuer    string
-	Subject   string
-	ClientID  string
-	Username  string
+	// Active is the "active" member. Always true in an Introspection
+	// returned by Introspect: an inactive token is ErrInactiveToken.
+	Active bool
+	// Issuer is the "iss" member, the token's issuer. Empty when absent.
+	Issuer string
+	// Subject is the "sub" member: the user, or the client itself for a
+	// client credentials token. Empty when absent.
+	Subject string
+	// ClientID is the "client_id" member: the client the token was issued
+	// to. Empty when absent.
+	ClientID string
+	// Username is the "username" member, a human-readable identifier of the
+	// resource owner. Empty when absent.
+	Username string
+	// TokenType is the "token_type" member, for example "Bearer". Empty
+	// when absent.
 	TokenType string
-	ID        string // "jti"
-	Scopes    []string
-	Audience  []string
-	Expiry    time.Time // zero when absent
-	IssuedAt  time.Time // zero when absent
+	// ID is the "jti" member, the token's unique identifier. Empty when
+	// absent.
+	ID string
+	// Scopes is the "scope" member split on spaces (an array is accepted
+	// too). Nil when absent.
+	Scopes []string
+	// Audience is the "aud" member (a string or an array, always as a
+	// slice): the APIs the token is meant for. Nil when absent.
+	Audience []string
+	// Expiry is the "exp" member, when the token stops being valid. Zero
+	// when absent.
+	Expiry time.Time
+	// IssuedAt is the "iat" member, when the token was issued. Zero when
+	// absent.
+	IssuedAt time.Time
 
 	claims []byte
 }

@@ -42,10 +42,15 @@ const maxLogoutDeliveries = 100
 
 // LogoutDelivery is one back-channel logout request the server made.
 type LogoutDelivery struct {
-	// ClientID and URI name the client and its BackChannelLogoutURI.
-	ClientID, URI string
-	// Subject and SessionID are the token's "sub" and "sid".
-	Subject, SessionID string
+	// ClientID is the ID of the client notified.
+	ClientID string
+	// URI is the client's BackChannelLogoutURI, where the token was posted.
+	URI string
+	// Subject is the logout token's "sub" claim, the user signed out.
+	Subject string
+	// SessionID is the logout token's "sid" claim, the provider session
+	// ended.
+	SessionID string
 	// LogoutToken is the token sent, so a test can deliver it again.
 	LogoutToken string
 	// StatusCode is the client's answer; 0 when there was none.

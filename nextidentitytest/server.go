@@ -76,24 +76,41 @@ const (
 const maxFormBytes = 64 << 10
 
 // User is an account at the fake provider.
+//
+// Its standard claims appear in the ID token and the userinfo response;
+// empty strings are left out of both. As at the real provider, the scope
+// decides which are released (OpenID Connect Core section 5.4): "profile"
+// releases name, given_name, family_name, locale and updated_at; "email"
+// releases email and email_verified; "phone" releases phone_number and
+// phone_number_verified. With scope "openid" alone, only "sub" and the
+// custom Claims are released.
 type User struct {
 	// Subject is the "sub" claim. AddUser and NewServer generate a random
 	// UUID when it is empty.
 	Subject string
-	// Email and Password are the sign-in credentials. Emails match
-	// case-insensitively, passwords exactly.
-	Email, Password string
-	// Name, GivenName, FamilyName, PhoneNumber and Locale are standard
-	// claims of the ID token and the userinfo response; empty ones are left
-	// out of both. As at the real provider, the scope decides which are
-	// released (OpenID Connect Core section 5.4): "profile" releases name,
-	// given_name, family_name, locale and updated_at; "email" releases
-	// email and email_verified; "phone" releases phone_number and
-	// phone_number_verified. With scope "openid" alone, only "sub" and the
-	// custom Claims are released.
-	Name, GivenName, FamilyName, PhoneNumber string
-	Locale                                   string
-	EmailVerified, PhoneNumberVerified       bool
+	// Email is the "email" claim and the sign-in name, matched
+	// case-insensitively. Empty makes a user who cannot sign in with an
+	// email and password, and leaves "email" out.
+	Email string
+	// Password is the sign-in password, matched exactly.
+	Password string
+	// Name is the "name" claim, the full name. Empty leaves it out.
+	Name string
+	// GivenName is the "given_name" claim. Empty leaves it out.
+	GivenName string
+	// FamilyName is the "family_name" claim. Empty leaves it out.
+	FamilyName string
+	// PhoneNumber is the "phone_number" claim. Empty leaves it out.
+	PhoneNumber string
+	// Locale is the "locale" claim, a BCP 47 language tag such as "en-US".
+	// Empty leaves it out.
+	Locale string
+	// EmailVerified is the "email_verified" claim, released with scope
+	// "email" even when false (the zero value: not verified).
+	EmailVerified bool
+	// PhoneNumberVerified is the "phone_number_verified" claim, released
+	// with scope "phone" even when false (the zero value: not verified).
+	PhoneNumberVerified bool
 	// UpdatedAt is the "updated_at" claim. Zero means the time the user was
 	// added.
 	UpdatedAt time.Time
@@ -107,9 +124,11 @@ type User struct {
 
 // Client is an application registered with the fake provider.
 type Client struct {
-	// ID is the client_id. Secret is the client secret; "" makes a public
-	// client, which must use PKCE and does not authenticate at /token.
-	ID, Secret string
+	// ID is the client_id.
+	ID string
+	// Secret is the client secret. Empty makes a public client, which must
+	// use PKCE and does not authenticate at /token.
+	Secret string
 	// RedirectURIs are the allowed redirect_uri values (exact match). A
 	// confidential client may have none: a back-end service using client
 	// credentials (see Scopes) or a resource server that introspects.
