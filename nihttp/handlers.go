@@ -2,7 +2,8 @@
 // applications: a login handler that sends the browser to the provider, a
 // callback handler that finishes the code flow and starts a session, a
 // logout handler that ends it, and RequireLogin, a middleware that serves
-// only signed-in users and refreshes their tokens when they expire.
+// only signed-in users and refreshes their tokens when they expire. APIs
+// called with access tokens use RequireBearer instead (RFC 6750).
 //
 // Sessions live in a SessionStore. The default seals the whole session into
 // cookies (no server state; a copied cookie lives until the session
