@@ -1,10 +1,8 @@
 package nihttp_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,42 +13,16 @@ import (
 	"github.com/oidc-kit/nextidentity/nihttp"
 )
 
-// pausingAnyStore pauses the first Save of a session still holding access
-// token pauseAT, on any store, until release is closed.
-type pausingAnyStore struct {
-	nihttp.SessionStore
-	mu       sync.Mutex
-	pauseAT  string
-	paused   chan struct{}
-	release  chan struct{}
-	didPause bool
-}
-
-func (ps *pausingAnyStore) Load(ctx context.Context, value string) (*nihttp.Session, error) {
-	s, err := ps.SessionStore.Load(ctx, value)
-	ps.mu.Lock()
-	pause := err == nil && !ps.didPause && ps.pauseAT != "" && s.Token != nil && s.Token.AccessToken == ps.pauseAT
-	if pause {
-		ps.didPause = true
-	}
-	ps.mu.Unlock()
-	if pause {
-		close(ps.paused)
-		<-ps.release
-	}
-	return s, err
-}
-
 // TestActivityWriteDoesNotUndoRefresh on two instances sharing
 // Redis: instance A records activity (slowly) while instance B refreshes;
 // A's write puts the spent refresh token back in Redis and the user is
 // signed out at the next refresh.
 func TestRedisActivityWriteDoesNotUndoRefresh(t *testing.T) {
-	var pa *pausingAnyStore
+	var pa *pausingStore
 	first := true
 	wrapA := func(c *nihttp.Config) {
 		if first { // instance A only
-			pa = &pausingAnyStore{SessionStore: c.Store, paused: make(chan struct{}), release: make(chan struct{})}
+			pa = newPausingStore(c.Store)
 			c.Store = pa
 			first = false
 		}

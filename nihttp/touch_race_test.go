@@ -15,21 +15,25 @@ import (
 	"github.com/oidc-kit/nextidentity/nihttp"
 )
 
-// pausingStore is a MemoryStore whose first Save of a session still
-// holding access token pauseAT stops until release is closed: a request
-// that was slow between loading the session and writing it back (a
-// goroutine descheduled, a Redis round trip).
+// pausingStore wraps a store: its first Load of a session still holding
+// access token pauseAT stops until release is closed, as a request that was
+// slow between loading the session and writing it back (a goroutine
+// descheduled, a Redis round trip) would.
 type pausingStore struct {
-	*nihttp.MemoryStore
+	nihttp.SessionStore
 	mu       sync.Mutex
 	pauseAT  string
-	paused   chan struct{} // closed when the paused Save has started
+	paused   chan struct{} // closed when the paused Load has returned from the store
 	release  chan struct{}
 	didPause bool
 }
 
+func newPausingStore(st nihttp.SessionStore) *pausingStore {
+	return &pausingStore{SessionStore: st, paused: make(chan struct{}), release: make(chan struct{})}
+}
+
 func (ps *pausingStore) Load(ctx context.Context, value string) (*nihttp.Session, error) {
-	s, err := ps.MemoryStore.Load(ctx, value)
+	s, err := ps.SessionStore.Load(ctx, value)
 	ps.mu.Lock()
 	pause := err == nil && !ps.didPause && ps.pauseAT != "" && s.Token != nil && s.Token.AccessToken == ps.pauseAT
 	if pause {
@@ -69,7 +73,7 @@ func TestActivityWriteDoesNotUndoRefresh(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ps := &pausingStore{MemoryStore: nihttp.NewMemoryStore(), paused: make(chan struct{}), release: make(chan struct{})}
+			ps := newPausingStore(nihttp.NewMemoryStore())
 			p, apps := startApps(t, 1, nil, func(c *nihttp.Config) { c.Store = ps })
 			a, b := apps[0], newBrowser(t)
 			b.signIn(p, a)
@@ -108,7 +112,7 @@ func TestActivityWriteDoesNotUndoRefresh(t *testing.T) {
 			close(ps.release)
 			require.NoError(t, <-xDone)
 
-			stored, err := ps.MemoryStore.Load(context.Background(), s0.ID)
+			stored, err := ps.SessionStore.Load(context.Background(), s0.ID)
 			require.NoError(t, err)
 			require.Equal(t, s1.Token.AccessToken, stored.Token.AccessToken,
 				"the activity write restored the tokens from before the refresh")
