@@ -89,6 +89,11 @@ func (h *Handlers) setChunked(w http.ResponseWriter, r *http.Request, name, valu
 	h.clearChunks(w, r, name, n)
 }
 
+// clearSessionCookies deletes the request's session cookies (every chunk).
+func (h *Handlers) clearSessionCookies(w http.ResponseWriter, r *http.Request) {
+	h.clearChunks(w, r, h.sessionCookie, 0)
+}
+
 // clearChunks deletes the request's chunks of name from the from-th on.
 func (h *Handlers) clearChunks(w http.ResponseWriter, r *http.Request, name string, from int) {
 	for i := from; i < MaxSessionCookies; i++ {

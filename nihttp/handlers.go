@@ -167,6 +167,8 @@ type Handlers struct {
 	log    *slog.Logger
 	// loginURL is LoginPath parsed, for RequireLogin's redirects.
 	loginURL url.URL
+	// sessionCookie is the session cookie's name, prefix included.
+	sessionCookie string
 }
 
 // loginState is what a login cookie carries between login and callback.
@@ -227,8 +229,9 @@ func New(cfg Config) (*Handlers, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	h.sessionCookie = h.cookieName(cfg.SessionCookieName)
 	if h.store == nil {
-		h.store = &cookieStore{sealer: s, name: h.cookieName(cfg.SessionCookieName), now: cfg.Now}
+		h.store = &cookieStore{sealer: s, name: h.sessionCookie, now: cfg.Now}
 	}
 	return h, nil
 }
@@ -449,7 +452,7 @@ func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) {
 			hint = s.Token.RawIDToken
 		}
 	}
-	h.clearChunks(w, r, h.cookieName(h.cfg.SessionCookieName), 0)
+	h.clearSessionCookies(w, r)
 	if h.cfg.OnLogout != nil {
 		h.cfg.OnLogout(w, r, s)
 	}

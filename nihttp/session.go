@@ -49,7 +49,7 @@ func (h *Handlers) Session(w http.ResponseWriter, r *http.Request) (*Session, er
 	s, value, err := h.load(r)
 	if err != nil {
 		if errors.Is(err, ErrNoSession) {
-			h.clearChunks(w, r, h.cookieName(h.cfg.SessionCookieName), 0)
+			h.clearSessionCookies(w, r)
 		}
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func (h *Handlers) EndSessions(ctx context.Context, subject string) (int, error)
 // planted cookie cannot shadow the real one.
 func (h *Handlers) load(r *http.Request) (*Session, string, error) {
 	now := h.cfg.Now()
-	for _, v := range chunkedValues(r, h.cookieName(h.cfg.SessionCookieName)) {
+	for _, v := range chunkedValues(r, h.sessionCookie) {
 		s, err := h.store.Load(r.Context(), v)
 		switch {
 		case errors.Is(err, ErrNoSession):
@@ -194,7 +194,7 @@ func (h *Handlers) save(w http.ResponseWriter, r *http.Request, s *Session, now 
 	if err != nil {
 		return storeError(err)
 	}
-	h.setChunked(w, r, h.cookieName(h.cfg.SessionCookieName), value, s.ExpiresAt.Sub(now))
+	h.setChunked(w, r, h.sessionCookie, value, s.ExpiresAt.Sub(now))
 	return nil
 }
 
@@ -214,7 +214,7 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request, s *Session, v
 	cur, err := h.store.Load(ctx, value)
 	switch {
 	case errors.Is(err, ErrNoSession):
-		h.clearChunks(w, r, h.cookieName(h.cfg.SessionCookieName), 0)
+		h.clearSessionCookies(w, r)
 		return nil, err
 	case err != nil:
 		return s, storeError(err)
@@ -238,7 +238,7 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request, s *Session, v
 		if derr := h.store.Delete(ctx, s); derr != nil {
 			h.log.Warn("nihttp: deleting a session whose refresh was refused", "err", derr)
 		}
-		h.clearChunks(w, r, h.cookieName(h.cfg.SessionCookieName), 0)
+		h.clearSessionCookies(w, r)
 		return nil, fmt.Errorf("%w: the provider refused the refresh token: %w", ErrNoSession, err)
 	}
 	if err != nil {
@@ -256,7 +256,7 @@ func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request, s *Session, v
 			// The provider has rotated the refresh token, so the old
 			// session cannot go on (or it ended meanwhile, a logout on
 			// another instance); it ends with an error that says why.
-			h.clearChunks(w, r, h.cookieName(h.cfg.SessionCookieName), 0)
+			h.clearSessionCookies(w, r)
 			return nil, err
 		}
 		return s, err
