@@ -17,11 +17,16 @@ var (
 	// ErrInvalidAccessToken is wrapped by every access token rejection of
 	// VerifyAccessToken, with the finer sentinel where one applies
 	// (ErrTokenExpired, ErrInvalidSignature, ErrIssuerMismatch,
-	// ErrAudienceMismatch, ErrInactiveToken).
+	// ErrAudienceMismatch, ErrInactiveToken, ErrNotAccessToken).
 	ErrInvalidAccessToken = errors.New("nextidentity: invalid access token")
 	// ErrInactiveToken: the introspection endpoint answered "active": false
 	// (the token is expired, revoked, or was never issued).
 	ErrInactiveToken = errors.New("nextidentity: inactive token")
+	// ErrNotAccessToken: the introspection endpoint says the token is
+	// active but of another type ("token_type" present and not an access
+	// token, for example a refresh token), so it must not be accepted as
+	// an access token. Always wrapped with ErrInvalidAccessToken.
+	ErrNotAccessToken = errors.New("nextidentity: not an access token")
 	// ErrInsufficientScope: a valid access token lacks a scope the resource
 	// requires.
 	ErrInsufficientScope = errors.New("nextidentity: insufficient scope")
@@ -150,9 +155,10 @@ func (s *scopeClaim) UnmarshalJSON(b []byte) error {
 // so set it.
 //
 // Any other token is opaque and is introspected (see Introspect) when an
-// introspection endpoint is known; it must be active, and its "aud", when
-// the answer has one, must contain Config.Audience. Without an endpoint an
-// opaque token is refused.
+// introspection endpoint is known; it must be active, its "token_type", when
+// the answer has one, must name an access token (a refresh token is
+// ErrNotAccessToken), and its "aud", when the answer has one, must contain
+// Config.Audience. Without an endpoint an opaque token is refused.
 //
 // Accepted tokens are cached, keyed by the whole token: a JWT until its
 // "exp", an introspection answer for Config.IntrospectionCacheTTL (never past

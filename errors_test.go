@@ -70,7 +70,7 @@ func TestSentinelMessagesNamePackage(t *testing.T) {
 		nextidentity.ErrNoRefreshToken, nextidentity.ErrNoAccessToken, nextidentity.ErrIncompleteAuthRequest,
 		nextidentity.ErrResponseTooLarge, nextidentity.ErrMalformedResponse,
 		nextidentity.ErrInvalidAccessToken, nextidentity.ErrInactiveToken, nextidentity.ErrInsufficientScope,
-		nextidentity.ErrProviderUnreachable, nextidentity.ErrInvalidLogoutToken, nextidentity.ErrLogoutTokenType,
+		nextidentity.ErrNotAccessToken, nextidentity.ErrProviderUnreachable, nextidentity.ErrInvalidLogoutToken, nextidentity.ErrLogoutTokenType,
 		nextidentity.ErrNoLogoutEvent, nextidentity.ErrLogoutTokenIssuedAt, nextidentity.ErrNoLogoutSubject,
 		nextidentity.ErrLogoutTokenNonce, nextidentity.ErrNoLogoutTokenID, nextidentity.ErrLogoutTokenReplayed,
 	} {

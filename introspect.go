@@ -29,7 +29,8 @@ type Introspection struct {
 	// resource owner. Empty when absent.
 	Username string
 	// TokenType is the "token_type" member, for example "Bearer". Empty
-	// when absent.
+	// when absent. Introspect refuses an answer whose token_type is present
+	// and names anything but a bearer access token.
 	TokenType string
 	// ID is the "jti" member, the token's unique identifier. Empty when
 	// absent.
@@ -78,8 +79,12 @@ type introspectionJSON struct {
 // (RFC 7662; the provider documents /introspect without its formats, so the
 // request and the answer follow the RFC). It posts "token" with
 // token_type_hint=access_token and the client's authentication
-// (Config.AuthStyle). An inactive token fails with ErrInactiveToken; the
-// provider's error bodies become *Error values as at the token endpoint; a
+// (Config.AuthStyle). An inactive token fails with ErrInactiveToken. An
+// active token whose "token_type" is present and is not an access token
+// ("Bearer", any case, or "access_token" or its RFC 8693 URN) fails with
+// ErrNotAccessToken wrapped with ErrInvalidAccessToken: a refresh token,
+// for example, is never a bearer credential, whatever the provider says of
+// it. The provider's error bodies become *Error values as at the token endpoint; a
 // network error or HTTP 5xx wraps ErrProviderUnreachable. Introspect never
 // uses the cache of VerifyAccessToken.
 func (c *Client) Introspect(ctx context.Context, token string) (*Introspection, error) {
@@ -117,6 +122,9 @@ func (c *Client) Introspect(ctx context.Context, token string) (*Introspection, 
 	if !*r.Active {
 		return nil, fmt.Errorf("%w: the introspection endpoint says the token is not active", ErrInactiveToken)
 	}
+	if r.TokenType != "" && !isAccessTokenType(r.TokenType) {
+		return nil, invalidToken(ErrInvalidAccessToken, ErrNotAccessToken, "the introspection endpoint says the token is of type %q, not an access token", r.TokenType)
+	}
 	return &Introspection{
 		Active:    true,
 		Issuer:    r.Iss,
@@ -131,6 +139,16 @@ func (c *Client) Introspect(ctx context.Context, token string) (*Introspection, 
 		IssuedAt:  r.Iat.t,
 		claims:    body,
 	}, nil
+}
+
+// isAccessTokenType reports whether an introspection answer's "token_type"
+// names a bearer access token: "Bearer" (RFC 6749 section 7.1, matched
+// without regard to case), or the token type hint and RFC 8693 token type
+// identifier of an access token, which some servers send instead. Anything
+// else, a refresh token, an ID token or a proof-of-possession type such as
+// "DPoP" whose proof a bearer check never sees, is not.
+func isAccessTokenType(t string) bool {
+	return strings.EqualFold(t, "bearer") || t == "access_token" || t == "urn:ietf:params:oauth:token-type:access_token"
 }
 
 // clientAuthRequest builds a form POST to endpoint authenticated as the

@@ -2,6 +2,7 @@ package nextidentity_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sync"
@@ -136,6 +137,55 @@ func TestIntrospectErrors(t *testing.T) {
 			// for the provider's own refusal of this client.
 			_, err = c.VerifyAccessToken(context.Background(), "opaque-1")
 			require.ErrorIs(t, err, tc.want)
+		})
+	}
+}
+
+// An active token of another type than an access token (a refresh token,
+// an ID token, a DPoP-bound token whose proof a bearer check never sees) is
+// refused by Introspect and VerifyAccessToken; an absent token_type, and the
+// spellings of an access token, are accepted.
+func TestIntrospectTokenType(t *testing.T) {
+	tests := []struct {
+		tokenType any // nil: no token_type member
+		ok        bool
+	}{
+		{nil, true},
+		{"Bearer", true},
+		{"bearer", true},
+		{"access_token", true},
+		{"urn:ietf:params:oauth:token-type:access_token", true},
+		{"refresh_token", false},
+		{"Refresh_Token", false},
+		{"urn:ietf:params:oauth:token-type:refresh_token", false},
+		{"id_token", false},
+		{"N_A", false},
+		{"DPoP", false},
+		{"mac", false},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.tokenType), func(t *testing.T) {
+			ip := newIntrospectingProvider(t)
+			answer := map[string]any{"active": true, "sub": "user-1", "aud": apiAudience}
+			if tc.tokenType != nil {
+				answer["token_type"] = tc.tokenType
+			}
+			ip.set(http.StatusOK, answer)
+			c, _ := apiClient(t, ip.Provider, nil)
+			in, err := c.Introspect(context.Background(), "opaque-1")
+			_, verr := c.VerifyAccessToken(context.Background(), "opaque-1")
+			if tc.ok {
+				require.NoError(t, err)
+				require.Equal(t, "user-1", in.Subject)
+				require.NoError(t, verr)
+				return
+			}
+			require.Nil(t, in)
+			require.ErrorIs(t, err, nextidentity.ErrNotAccessToken)
+			require.ErrorIs(t, err, nextidentity.ErrInvalidAccessToken)
+			require.ErrorIs(t, verr, nextidentity.ErrNotAccessToken)
+			require.ErrorIs(t, verr, nextidentity.ErrInvalidAccessToken)
+			require.NotErrorIs(t, verr, nextidentity.ErrInactiveToken)
 		})
 	}
 }

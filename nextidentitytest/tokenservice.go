@@ -150,18 +150,33 @@ func (s *Server) serviceClient(w http.ResponseWriter, r *http.Request) (url.Valu
 
 // handleIntrospect answers RFC 7662 introspection requests for access and
 // refresh tokens. Any authenticated confidential client may introspect any
-// token (a resource server introspects tokens issued to other clients).
+// access token (a resource server introspects tokens issued to other
+// clients).
+//
+// The lookup starts with the type token_type_hint names and, when that
+// misses, extends to the other type, as RFC 7662 section 2.1 requires. A
+// refresh token, though, is a credential between the provider and the one
+// client it was issued to, never a bearer token for an API: it is reported
+// active only to that client, and only when the caller does not say it
+// holds an access token (token_type_hint=access_token, which is what a
+// resource server checking a bearer token sends). Anyone else hears
+// "active": false, the answer RFC 7662 section 2.2 prescribes for a token
+// the caller is not allowed to introspect, so a resource server never
+// learns that a refresh token is active.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	f, _, ok := s.serviceClient(w, r)
+	f, caller, ok := s.serviceClient(w, r)
 	if !ok {
 		return
 	}
-	token := f.Get("token")
+	token, hint := f.Get("token"), f.Get("token_type_hint")
 	s.mu.Lock()
 	now := s.now()
 	g, kind := s.access[token], "access_token"
-	if g == nil || (f.Get("token_type_hint") == "refresh_token" && s.refresh[token] != nil) {
+	if hint == "refresh_token" && s.refresh[token] != nil || g == nil {
 		g, kind = s.refresh[token], "refresh_token"
+	}
+	if kind == "refresh_token" && g != nil && (g.clientID != caller.ID || hint == "access_token") {
+		g = nil
 	}
 	active := g != nil && (g.expires.IsZero() || now.Before(g.expires))
 	var u User
@@ -180,9 +195,9 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		"client_id":  g.clientID,
 		"token_type": "Bearer",
 		"scope":      g.scope,
-		"aud":        s.atAudience,
 	}
 	if kind == "access_token" {
+		resp["aud"] = s.atAudience
 		resp["exp"] = g.expires.Unix()
 		resp["iat"] = g.expires.Add(-AccessTokenLifetime).Unix()
 	} else {

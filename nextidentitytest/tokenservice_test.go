@@ -246,3 +246,44 @@ func TestLibraryRevokeThroughAccountLogout(t *testing.T) {
 	require.Equal(t, 1, srv.Requests(nextidentitytest.EndpointAccountLogout))
 	assertRevoked(t, c, tsClient(t, srv, "orders-api"), tok)
 }
+
+// Introspection of a user's tokens follows token_type_hint (a missed hint
+// extends the search, RFC 7662 section 2.1) but reports a refresh token
+// active only to the client holding it and asking about a refresh token: a
+// resource server never learns that a refresh token is active.
+func TestIntrospectRefreshTokenOnlyToItsClient(t *testing.T) {
+	srv := newServer(t, nextidentitytest.Options{Clients: serviceClients("")})
+	tok := signIn(t, srv, tsClient(t, srv, nextidentitytest.DefaultClientID))
+	def := nextidentitytest.DefaultClient()
+	tests := []struct {
+		name, id, secret, token, hint string
+		want                          string // "" inactive, else token_type
+	}{
+		{"API, refresh token, hint access_token", "orders-api", "api-secret", tok.RefreshToken, "access_token", ""},
+		{"API, refresh token, hint refresh_token", "orders-api", "api-secret", tok.RefreshToken, "refresh_token", ""},
+		{"API, refresh token, no hint", "orders-api", "api-secret", tok.RefreshToken, "", ""},
+		{"holder, refresh token, hint access_token", def.ID, def.Secret, tok.RefreshToken, "access_token", ""},
+		{"holder, refresh token, hint refresh_token", def.ID, def.Secret, tok.RefreshToken, "refresh_token", "refresh_token"},
+		{"holder, refresh token, no hint", def.ID, def.Secret, tok.RefreshToken, "", "refresh_token"},
+		{"API, access token, hint access_token", "orders-api", "api-secret", tok.AccessToken, "access_token", "Bearer"},
+		{"API, access token, hint refresh_token", "orders-api", "api-secret", tok.AccessToken, "refresh_token", "Bearer"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			form := url.Values{"token": {tc.token}}
+			if tc.hint != "" {
+				form.Set("token_type_hint", tc.hint)
+			}
+			r := postForm(t, srv, string(nextidentitytest.EndpointIntrospect), form, basic(tc.id, tc.secret))
+			require.Equal(t, http.StatusOK, r.status)
+			if tc.want == "" {
+				require.JSONEq(t, `{"active":false}`, r.body)
+				return
+			}
+			var got map[string]any
+			require.NoError(t, json.Unmarshal([]byte(r.body), &got))
+			require.Equal(t, true, got["active"])
+			require.Equal(t, tc.want, got["token_type"])
+		})
+	}
+}
