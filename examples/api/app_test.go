@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -20,9 +22,23 @@ import (
 func TestDemo(t *testing.T) {
 	for _, format := range []string{"jwt", "opaque"} {
 		t.Run(format, func(t *testing.T) {
-			var out strings.Builder
-			err := run(t.Context(), []string{"-demo", "-addr", "127.0.0.1:0", "-format", format}, func(string) string { return "" }, &out, nil)
+			out := &lockedBuffer{}
+			ctx, cancel := context.WithCancel(t.Context())
+			ready := make(chan [2]string, 1)
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, []string{"-demo", "-addr", "127.0.0.1:0", "-format", format}, func(string) string { return "" }, out, ready)
+			}()
+			base := (<-ready)[0]
+			// The demo's calls done, the API keeps serving the printed curl
+			// commands until it is stopped.
+			require.Eventually(t, func() bool { return strings.Contains(out.String(), "keeps running") }, 20*time.Second, 10*time.Millisecond)
+			resp, err := http.Get(base + "/orders")
 			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+			cancel()
+			require.NoError(t, <-done)
 			for _, want := range []string{
 				"orders-sync: POST /orders -> 201 Created",
 				`"created_by":"orders-sync"`,
@@ -37,6 +53,25 @@ func TestDemo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lockedBuffer is a strings.Builder safe for the writer (run) and the
+// reader (the test) at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // apiEnv is the embedded provider, the API under httptest and a service

@@ -3,7 +3,7 @@
 // tokens they get with the client credentials grant.
 //
 //	go run ./examples/api          # API on 127.0.0.1:8081, embedded fake provider
-//	go run ./examples/api -demo    # the same, plus a client that calls it, then exit
+//	go run ./examples/api -demo    # the same, after two services have called it
 //
 // With no configuration it starts an embedded fake provider
 // (nextidentitytest) whose Token Service knows three clients: the API
@@ -58,8 +58,9 @@ func main() {
 	}
 }
 
-// run starts the API and serves until ctx ends (or, with -demo, until the
-// demo calls are done). When ready is not nil it receives the API's base
+// run starts the API and serves until ctx ends; with -demo it first plays
+// two services calling it, so that the printed curl commands can be tried
+// next. When ready is not nil it receives the API's base
 // URL and the embedded provider's issuer ("" with a real tenant) once the
 // API accepts connections.
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer, ready chan<- [2]string) error {
@@ -67,7 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.SetOutput(out)
 	addr := fs.String("addr", defaultAddr, "listen address")
 	format := fs.String("format", nextidentitytest.AccessTokenJWT, `access token format of the embedded provider's services: "jwt" or "opaque"`)
-	demo := fs.Bool("demo", false, "call the API with client credentials tokens, print the answers and exit (embedded provider only)")
+	demo := fs.Bool("demo", false, "call the API with client credentials tokens and print the answers, then keep serving (embedded provider only)")
 	verbose := fs.Bool("v", false, "log provider requests")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -146,8 +147,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	}
 
 	if *demo {
-		err := runDemo(ctx, provider, base, out)
-		return errors.Join(err, shutdown(srv, errc))
+		if err := runDemo(ctx, provider, base, out); err != nil {
+			return errors.Join(err, shutdown(srv, errc))
+		}
+		fmt.Fprintf(out, "\n  the API keeps running at %s for the curl commands above; Ctrl-C stops it\n\n", base)
 	}
 	select {
 	case err := <-errc:

@@ -2,15 +2,18 @@ package main
 
 import (
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/oidc-kit/nextidentity"
@@ -146,9 +149,9 @@ func (a *app) styledErrors(mux *http.ServeMux) http.Handler {
 		}
 		switch rec.Code {
 		case http.StatusMethodNotAllowed:
-			a.render(w, rec.Code, "message", page{Title: "Not allowed", Message: "This page does not take that kind of request.", Retry: "/"})
+			a.render(w, rec.Code, "message", page{Title: "Not allowed", Message: "This page does not take that kind of request."})
 		case http.StatusNotFound:
-			a.render(w, rec.Code, "message", page{Title: "Page not found", Message: "There is no page at this address.", Retry: "/"})
+			a.render(w, rec.Code, "message", page{Title: "Page not found", Message: "There is no page at this address."})
 		default: // a redirect the mux makes to a cleaned path
 			mux.ServeHTTP(w, r)
 		}
@@ -168,6 +171,8 @@ type page struct {
 	Title    string
 	Message  string
 	Retry    string // a "Try again" link, when set
+	SignIn   bool   // offer a "Sign in" button (the signed-out page)
+	Notice   string // a confirmation shown above the page's content
 	SignedIn bool
 	Demo     *demoUser
 	Profile  *profileView
@@ -196,7 +201,7 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) signedOut(w http.ResponseWriter, r *http.Request) {
-	a.render(w, http.StatusOK, "message", page{Title: "Signed out", Message: "You are signed out."})
+	a.render(w, http.StatusOK, "message", page{Title: "Signed out", Message: "You are signed out.", SignIn: true})
 }
 
 // refresh is the profile's "Refresh now" action.
@@ -210,7 +215,8 @@ func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
 			Message: "The tokens could not be refreshed; the session keeps its current ones. Please try again."})
 		return
 	}
-	http.Redirect(w, r, "/profile", http.StatusSeeOther)
+	// The profile says that it worked (and shows the new expiry).
+	http.Redirect(w, r, "/profile?refreshed=1", http.StatusSeeOther)
 }
 
 // profile shows the user from the session's verified ID token and from
@@ -228,7 +234,11 @@ func (a *app) profile(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	a.render(w, http.StatusOK, "profile", page{Title: "Profile", SignedIn: true, Profile: view})
+	p := page{Title: "Profile", SignedIn: true, Profile: view}
+	if r.URL.Query().Get("refreshed") != "" {
+		p.Notice = "Tokens refreshed: the session holds a new access token."
+	}
+	a.render(w, http.StatusOK, "profile", p)
 }
 
 // standardClaims are shown in the table's fixed rows or are protocol claims,
@@ -253,7 +263,7 @@ func (a *app) loadProfile(r *http.Request, s *nihttp.Session) (*profileView, err
 		return nil, err
 	}
 	for _, name := range slices.Sorted(maps.Keys(claims)) {
-		view.IDClaims = append(view.IDClaims, claim{Name: name, Value: fmt.Sprint(claims[name])})
+		view.IDClaims = append(view.IDClaims, claim{Name: name, Value: claimValue(name, claims[name])})
 	}
 	custom := maps.Clone(claims)
 	ui, err := a.client.UserInfo(r.Context(), s.Token)
@@ -280,10 +290,35 @@ func (a *app) loadProfile(r *http.Request, s *nihttp.Session) (*profileView, err
 	}
 	for _, name := range slices.Sorted(maps.Keys(custom)) {
 		if !slices.Contains(standardClaims, name) {
-			view.Custom = append(view.Custom, claim{Name: name, Value: fmt.Sprint(custom[name])})
+			view.Custom = append(view.Custom, claim{Name: name, Value: claimValue(name, custom[name])})
 		}
 	}
 	return view, nil
+}
+
+// timeClaims hold seconds since 1970 (OpenID Connect's NumericDate).
+var timeClaims = []string{"exp", "iat", "nbf", "auth_time", "updated_at"}
+
+// claimValue shows a claim as a person reads it: a NumericDate as a date,
+// other numbers without an exponent, objects and lists as JSON.
+func claimValue(name string, v any) string {
+	switch v := v.(type) {
+	case float64:
+		if slices.Contains(timeClaims, name) && v == math.Trunc(v) {
+			return time.Unix(int64(v), 0).UTC().Format("2006-01-02 15:04:05 MST")
+		}
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case string:
+		return v
+	case nil:
+		return "null"
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		return string(b)
+	}
 }
 
 func (a *app) render(w http.ResponseWriter, status int, name string, p page) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,17 @@ func TestBrowserSignInAndOut(t *testing.T) {
 	require.Equal(t, "Jane Doe", text("name"))
 	require.Equal(t, nextidentitytest.DefaultUserEmail, text("email"))
 	require.Equal(t, "yes", text("email-verified"))
+	claims := text("id-claims")
+	require.NotContains(t, claims, "e+0", "dates, not floats")
+	require.Regexp(t, `auth_time\s+20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC`, claims)
+	screenshot(t, ctx, "profile")
+
+	// Refresh now says that it worked.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("refresh")),
+		chromedp.WaitVisible(chromedp.ID("notice")),
+	))
+	require.Contains(t, text("notice"), "refreshed")
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.ID("signout")),
@@ -99,12 +111,26 @@ func TestBrowserSignInAndOut(t *testing.T) {
 	))
 	require.Equal(t, base+"/signed-out", location())
 	require.Equal(t, "Signed out", text("message-title"))
+	screenshot(t, ctx, "signed-out")
 
-	// Signed out of the app and of the provider: the profile asks for a
-	// sign-in again, on the provider's page.
+	// Signed out of the app and of the provider: the page's Sign in
+	// button asks for a sign-in again, on the provider's page.
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.Navigate(base+"/profile"),
+		chromedp.Click(chromedp.ID("signin")),
 		chromedp.WaitVisible(chromedp.ID("signin-form")),
 	))
 	require.NoError(t, stop())
+}
+
+// screenshot saves the page as a PNG under $WEBAPP_SCREENSHOTS when that is
+// set, for a person to look at; otherwise it does nothing.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("WEBAPP_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
 }

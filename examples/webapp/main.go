@@ -49,6 +49,23 @@ import (
 	"github.com/oidc-kit/nextidentity/nihttp/redisstore"
 )
 
+// usage heads the -h output; the flags follow it.
+const usage = `Usage: go run ./examples/webapp [flags]
+
+With no configuration the app starts an embedded fake Next Identity provider
+and prints the URL to open and the demo user's credentials.
+
+Environment (all optional):
+  NEXTIDENTITY_ISSUER, NEXTIDENTITY_CLIENT_ID, NEXTIDENTITY_REDIRECT_URL
+                               a real tenant instead of the embedded provider
+  NEXTIDENTITY_CLIENT_SECRET   for a confidential client
+  NEXTIDENTITY_COOKIE_KEY      64 hex characters: sessions survive restarts
+  NEXTIDENTITY_REDIS_URL       keep sessions in Redis (redis://host:port/db)
+  NEXTIDENTITY_EVENTS_JKU      comma-separated JWKS URLs: mount POST /events
+
+Flags:
+`
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -65,7 +82,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.SetOutput(out)
 	addr := fs.String("addr", "", "listen address (default 127.0.0.1:8080, or the redirect URL's host with a real tenant)")
 	verbose := fs.Bool("v", false, "log provider requests")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h: the usage was printed; not a failure
+		}
 		return err
 	}
 	level := slog.LevelInfo
@@ -107,6 +131,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%w\n  another program (another copy of this app?) listens on %s: stop it, or choose another address with -addr, as in -addr 127.0.0.1:9090", err, *addr)
+		}
 		return err
 	}
 	defer ln.Close()

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -56,4 +58,26 @@ func TestNoBackChannelLogoutOnCookieSessions(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// TestHelpExitsZero: -h prints the usage with every flag and is not an
+// error (main exits 0).
+func TestHelpExitsZero(t *testing.T) {
+	var out strings.Builder
+	err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, &out, nil)
+	require.NoError(t, err)
+	for _, want := range []string{"Usage:", "-addr", "-v", "NEXTIDENTITY_COOKIE_KEY"} {
+		require.Contains(t, out.String(), want)
+	}
+}
+
+// TestAddressInUseHintsAtAddr: a second instance on the same address says
+// what to do, not only "address already in use".
+func TestAddressInUseHintsAtAddr(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	err = run(context.Background(), []string{"-addr", ln.Addr().String()}, func(string) string { return "" }, io.Discard, nil)
+	require.ErrorIs(t, err, syscall.EADDRINUSE)
+	require.ErrorContains(t, err, "-addr 127.0.0.1:9090")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -52,8 +53,53 @@ func TestStyledErrorPages(t *testing.T) {
 			require.Equal(t, tc.status, resp.StatusCode)
 			require.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
 			require.Contains(t, body, `<h1 id="message-title">`+tc.title+`</h1>`)
-			require.Contains(t, body, `id="retry"`, "error pages offer Try again")
+			retry := tc.status != http.StatusNotFound && tc.status != http.StatusMethodNotAllowed
+			require.Equal(t, retry, strings.Contains(body, `id="retry"`),
+				"only a failure that may pass on a second try offers Try again")
+			require.Contains(t, body, `id="home"`)
 		})
+	}
+}
+
+// TestSignedOutPageOffersSignIn: the page after logout leads back in.
+func TestSignedOutPageOffersSignIn(t *testing.T) {
+	ta := startApp(t)
+	resp, body := ta.do(t, http.MethodGet, "/signed-out")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, body, `<a id="signin" class="button" href="/login?return_to=%2Fprofile">`)
+}
+
+// TestProfileShowsDates: NumericDate claims read as dates, not as
+// 1.796528026e+09, and other numbers without an exponent.
+func TestProfileShowsDates(t *testing.T) {
+	ta := startApp(t)
+	ta.signIn(t)
+	_, body := ta.do(t, http.MethodGet, "/profile")
+	require.NotContains(t, body, "e+0")
+	for _, name := range []string{"exp", "iat", "auth_time"} {
+		require.Regexp(t, `<code>`+name+`</code></th><td><code>20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC</code>`, body)
+	}
+}
+
+func TestClaimValue(t *testing.T) {
+	tests := []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"exp", float64(1796528026), "2026-12-06 03:33:46 UTC"},
+		{"auth_time", float64(0), "1970-01-01 00:00:00 UTC"},
+		{"exp", 1.5, "1.5"},
+		{"seats", float64(1796528026), "1796528026"},
+		{"ratio", 0.25, "0.25"},
+		{"plan", "gold", "gold"},
+		{"roles", []any{"a", "b"}, `["a","b"]`},
+		{"org", map[string]any{"id": float64(7)}, `{"id":7}`},
+		{"x", nil, "null"},
+		{"ok", true, "true"},
+	}
+	for _, tc := range tests {
+		require.Equal(t, tc.want, claimValue(tc.name, tc.v), "%s %v", tc.name, tc.v)
 	}
 }
 
@@ -85,12 +131,15 @@ func TestProfileRefreshNowAndClaims(t *testing.T) {
 	require.Contains(t, body, "<code>iss</code>", "the ID token's claims are listed")
 	before := ta.provider.Requests(nextidentitytest.EndpointToken)
 
+	require.NotContains(t, body, `id="notice"`)
+
 	resp, _ := ta.do(t, http.MethodPost, "/refresh")
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	require.Equal(t, "/profile", resp.Header.Get("Location"))
+	require.Equal(t, "/profile?refreshed=1", resp.Header.Get("Location"))
 	require.Equal(t, before+1, ta.provider.Requests(nextidentitytest.EndpointToken))
-	resp, _ = ta.do(t, http.MethodGet, "/profile")
+	resp, body = ta.do(t, http.MethodGet, resp.Header.Get("Location"))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, body, `id="notice"`, "Refresh now says that it worked")
 }
 
 // TestUserInfoRefusedDoesNotLoop: when /userinfo answers 401 the profile
