@@ -78,7 +78,8 @@ func (s *Server) authorizeHandler(e Endpoint) http.HandlerFunc {
 		s.mu.Lock()
 		c, known := s.clients[clientID]
 		s.mu.Unlock()
-		if !known {
+		if !known || !hostedAllowed(c) {
+			// An API-only client is refused like an unknown one.
 			msg := "The client_id parameter is missing."
 			if clientID != "" {
 				msg = "The application (client_id " + strconv.Quote(clientID) + ") is not registered."

@@ -120,6 +120,38 @@ type User struct {
 	// (sub, email, iss, aud, ...). To test an app that must not rely on a
 	// custom claim, leave it out of Claims.
 	Claims map[string]any
+
+	// The fields below matter to the API integration (account.go). Email
+	// is the user_id of auth_type "email" and PhoneNumber (compared without
+	// spaces) the user_id of auth_type "sms"; EmailVerified and
+	// PhoneNumberVerified are what /login checks for each (422
+	// unverified_user when false).
+
+	// LegalAccepted is whether the user has accepted the current legal
+	// terms. When false, a successful API /login still answers 200 but
+	// adds "legal_acceptance_required": true; an API /token with
+	// "legal_acceptances": true, or the hosted activation screen, sets it.
+	// The hosted journeys ignore it.
+	LegalAccepted bool
+	// LegalAcceptedAt is when the terms were accepted; the server sets it
+	// with LegalAccepted. It shows on the API profile as
+	// "legalAcceptedAt".
+	LegalAcceptedAt time.Time
+	// AwaitingActivation marks an invited account (API /pre-register) that
+	// has not been activated yet: it has no password, so it cannot sign in
+	// until the user sets one on the hosted activation screen (see
+	// Message and EndpointActivate).
+	AwaitingActivation bool
+	// DeniedClients are the client IDs this user has no access to (the
+	// provider's per-client "resourceAccess" attribute set to false): an
+	// API /login through one of them answers 403 forbidden. Inviting the
+	// user through that client (/pre-register) grants access again.
+	DeniedClients []string
+	// Profile holds the API profile fields the fake has no User field for
+	// (for example "resourceAccessB2b" or "address1"), keyed by their API
+	// names. /register, /pre-register and PUT /profile store them; GET
+	// /profile returns them with the fields the User has.
+	Profile map[string]any
 }
 
 // Client is an application registered with the fake provider.
@@ -149,6 +181,26 @@ type Client struct {
 	// provider session this client signed in with ends, and the client's
 	// ID tokens carry "sid" (see EndSession and backchannel.go).
 	BackChannelLogoutURI string
+	// Integration is the client's integration type: IntegrationHosted
+	// (hosted journeys only: its API calls answer 403 forbidden),
+	// IntegrationAPI (API only: /authorize, /register, /personal-details
+	// and the hosted /forgot-password show the provider's "Invalid client"
+	// page) or IntegrationBoth. Empty means IntegrationBoth. Invites
+	// (/pre-register) work for every type, as at the provider.
+	Integration string
+	// RateLimit is the client's API rate limit in requests per minute:
+	// from the request that makes more than RateLimit within the last
+	// minute, its API calls answer 429 with a Retry-After header. Zero
+	// means no limit. SetRateLimit changes it on a running server.
+	RateLimit int
+	// Passwordless makes a client whose sign-in method is a one-time code
+	// rather than a password: API /register refuses newPassword (422
+	// unexpected_keys) and answers with an "authorization_code" instead of
+	// a "uuid", and /login is refused (use /idp/v1/otp/send and verify).
+	Passwordless bool
+	// Privileged lets the client register other clients through the Adopt
+	// API (/idp/v1/applications/register, HTTP Basic with its secret).
+	Privileged bool
 }
 
 // Options configures NewServer. The zero value is a working server with one
@@ -180,6 +232,17 @@ type Options struct {
 	// AccessTokenAudience is the "aud" of JWT access tokens and of
 	// introspection answers; default DefaultAccessTokenAudience.
 	AccessTokenAudience string
+	// EnvID, when set, is the environment ID the API integration expects
+	// in the "env_id" query parameter: a different value answers 400
+	// invalid_domain. A call without env_id is accepted, as with a custom
+	// domain. Empty ignores env_id.
+	EnvID string
+	// ExistingInviteeStatus is how /pre-register without "resend" answers
+	// for a user who already has an account. The provider documents two
+	// answers: http.StatusOK (the default) with the user's "uuid", or
+	// http.StatusUnprocessableEntity with invalid_form_fields on
+	// emailAddress. Other values panic in NewServer.
+	ExistingInviteeStatus int
 }
 
 // DefaultClient returns the client NewServer registers when Options.Clients
@@ -206,6 +269,9 @@ func DefaultUser() User {
 		EmailVerified: true,
 		UpdatedAt:     fakecore.DefaultUpdatedAt,
 		Claims:        map[string]any{"membership": "gold"},
+
+		LegalAccepted:   true,
+		LegalAcceptedAt: fakecore.DefaultUpdatedAt,
 	}
 }
 
@@ -243,8 +309,9 @@ type Server struct {
 
 	events eventSigner // workflow events key, see events.go
 
-	atAudience string      // "aud" of access tokens, see tokenservice.go
-	bcl        backChannel // back-channel logout deliveries, see backchannel.go
+	atAudience string       // "aud" of access tokens, see tokenservice.go
+	bcl        backChannel  // back-channel logout deliveries, see backchannel.go
+	acct       accountState // the API integration, see account.go
 }
 
 // NewServer starts a fake provider on a loopback address. Call Close when
@@ -273,6 +340,7 @@ func NewServer(opts Options) *Server {
 	if s.idLifetime <= 0 {
 		s.idLifetime = DefaultIDTokenLifetime
 	}
+	s.acct = newAccountState(opts)
 	s.alg = opts.SigningAlg
 	s.atAudience = opts.AccessTokenAudience
 	if s.atAudience == "" {
@@ -302,6 +370,7 @@ func NewServer(opts Options) *Server {
 			panic(fmt.Sprintf("nextidentitytest: client %q has unknown AccessTokenFormat %q", c.ID, c.AccessTokenFormat))
 		}
 		checkBackChannelLogoutURI(c)
+		checkAccountClient(c)
 		c.RedirectURIs = slices.Clone(c.RedirectURIs)
 		c.Scopes = slices.Clone(c.Scopes)
 		c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
@@ -331,6 +400,7 @@ func NewServer(opts Options) *Server {
 	s.route(mux, EndpointIntrospect, s.handleIntrospect)
 	s.route(mux, EndpointRevoke, s.handleRevoke)
 	s.route(mux, EndpointAccountLogout, s.handleAccountLogout)
+	s.routeAccount(mux)
 	// Fix the URL and issuer before serving, so handlers never see them change.
 	s.ts = httptest.NewUnstartedServer(mux)
 	if opts.Listener != nil {
@@ -423,6 +493,8 @@ func (s *Server) addUserLocked(u User) {
 		u.UpdatedAt = s.now()
 	}
 	u.Claims = maps.Clone(u.Claims)
+	u.Profile = maps.Clone(u.Profile)
+	u.DeniedClients = slices.Clone(u.DeniedClients)
 	s.users = slices.DeleteFunc(s.users, func(o User) bool {
 		return o.Subject == u.Subject || (u.Email != "" && strings.EqualFold(o.Email, u.Email))
 	})

@@ -19,6 +19,16 @@ const (
 	PathEndSession      = "/endsession"
 	PathRegister        = "/register"
 	PathPersonalDetails = "/personal-details"
+
+	// The API integration: JSON endpoints under PathAccount and PathOTP,
+	// the Adopt API, and the hosted screens its messages link to.
+	PathAccount        = "/idp/v1/account"
+	PathOTP            = "/idp/v1/otp"
+	PathAdoptRegister  = "/idp/v1/applications/register"
+	PathActivate       = "/activate"
+	PathForgotPassword = "/forgot-password"
+	PathResetPassword  = "/reset-password"
+	PathVerifyAccount  = "/verify-account"
 )
 
 // Values from the provider's documented examples.
