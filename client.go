@@ -366,6 +366,39 @@ func (c *Client) Issuer() string { return c.cfg.Issuer }
 // ClientID returns the configured client id.
 func (c *Client) ClientID() string { return c.cfg.ClientID }
 
+// The accessors below let packages built on a Client (such as account, the
+// provider's API integration) make their own requests with the client's
+// configuration. They return what New settled, defaults included.
+
+// RedirectURL returns Config.RedirectURL ("" when none is configured).
+func (c *Client) RedirectURL() string { return c.cfg.RedirectURL }
+
+// HTTPClient returns the HTTP client the token and userinfo requests use:
+// Config.HTTPClient (or the default one) with redirects never followed, so a
+// request carrying credentials is never replayed to another URL.
+func (c *Client) HTTPClient() *http.Client { return c.strict }
+
+// MaxResponseBytes returns the bound on every response body read
+// (Config.MaxResponseBytes, or DefaultMaxResponseBytes).
+func (c *Client) MaxResponseBytes() int64 { return c.limit }
+
+// Now returns the current time on the client's clock (Config.Now, default
+// time.Now).
+func (c *Client) Now() time.Time { return c.now() }
+
+// SetClientAuth sets HTTP Basic authentication with the client id and secret
+// on req, each form-encoded first as RFC 6749 section 2.3.1 requires (a
+// no-op for the usual letters, digits and "-._~"). It fails with
+// ErrInvalidConfig, leaving req alone, when Config.ClientSecret is empty.
+// The secret itself is never exposed.
+func (c *Client) SetClientAuth(req *http.Request) error {
+	if c.cfg.ClientSecret == "" {
+		return configError("ClientSecret", "is required for client authentication")
+	}
+	req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
+	return nil
+}
+
 // validateConfig checks the fields New can check before any request, and
 // reports every problem at once: each joined error wraps ErrInvalidConfig.
 func validateConfig(cfg *Config) error {

@@ -3,6 +3,7 @@ package nextidentity
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -327,17 +328,60 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values) (*tokenRespo
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkTokenResponse(&tr, "token", status, body); err != nil {
+		return nil, err
+	}
+	return &tr, nil
+}
+
+// checkTokenResponse requires an access token of type Bearer and gives tr
+// the client's clock.
+func (c *Client) checkTokenResponse(tr *tokenResponse, endpoint string, status int, body []byte) error {
 	if tr.AccessToken == "" {
-		return nil, malformed("token", status, body, errors.New("no access_token"))
+		return malformed(endpoint, status, body, errors.New("no access_token"))
 	}
 	tr.clock = &c.now
 	if !strings.EqualFold(tr.TokenType, "Bearer") {
 		// The client would send it as a Bearer token, which a DPoP- or
 		// MAC-bound token is not. The body holds the tokens: no excerpt.
-		return nil, &Error{Endpoint: "token", StatusCode: status,
+		return &Error{Endpoint: endpoint, StatusCode: status,
 			err: fmt.Errorf("%w: token_type %.40q is not Bearer", ErrMalformedResponse, tr.TokenType)}
 	}
-	return &tr, nil
+	return nil
+}
+
+// TokenFromResponse turns the body of a successful token response in the
+// RFC 6749 section 5.1 shape, from an endpoint other than the OIDC token
+// endpoint (such as the account API's /token), into a *Token, as Exchange
+// does for its own: access_token is required and token_type must be
+// "Bearer" in any letter case; expires_in, refresh_token, scope and id_token
+// are optional, and Expiry counts from now on the client's clock. An
+// id_token, when present, is verified as VerifyIDToken does without a nonce
+// (such an endpoint takes none), and against the access token when it
+// carries at_hash. endpoint names the source in errors. A body that is not
+// such a response is an *Error wrapping ErrMalformedResponse (its excerpt
+// never shows a token); a failed ID token wraps ErrInvalidIDToken.
+func (c *Client) TokenFromResponse(ctx context.Context, endpoint string, body []byte) (*Token, error) {
+	start := c.now()
+	if e := providerError(endpoint, http.StatusOK, body); e != nil {
+		return nil, e
+	}
+	var tr tokenResponse
+	if err := json.Unmarshal(body, &tr); err != nil {
+		return nil, malformed(endpoint, http.StatusOK, body, err)
+	}
+	if err := c.checkTokenResponse(&tr, endpoint, http.StatusOK, body); err != nil {
+		return nil, err
+	}
+	tok := tr.token(start)
+	if tr.IDToken != "" {
+		idt, err := c.verifyWithAccessToken(ctx, tr.IDToken, "", tok.AccessToken)
+		if err != nil {
+			return nil, err
+		}
+		tok.IDToken = idt
+	}
+	return tok, nil
 }
 
 // TokenSource returns tok while it is valid and refreshes it through the
