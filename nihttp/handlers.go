@@ -246,9 +246,20 @@ func setDefault[T comparable](v *T, def T) {
 // Login starts a sign-in: it seals a fresh authorization request into a
 // login cookie of its own (so sign-ins in several tabs each finish) and
 // redirects to the provider. A "return_to" query parameter that is a local
-// path ("/orders?id=1") is where the callback returns.
+// path ("/orders?id=1") is where the callback returns. When the store is
+// a Pinger and cannot answer, Login answers 503 (ErrStoreUnavailable)
+// instead.
 func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if p, ok := h.store.(Pinger); ok {
+		if err := p.Ping(r.Context()); err != nil {
+			if !errors.Is(err, ErrStoreUnavailable) {
+				err = fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+			}
+			h.cfg.OnError(w, r, err)
+			return
+		}
+	}
 	if err := h.countLogin(w, r); err != nil {
 		h.cfg.OnError(w, r, err)
 		return

@@ -166,12 +166,22 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
-// TestRedisUnreachableAtSignIn: the callback fails with 503, and no
-// session cookie is set.
+// TestRedisUnreachableAtSignIn: /login answers 503 and sends no browser
+// to the provider; a Redis lost between login and callback fails the
+// callback with 503, and no session cookie is set.
 func TestRedisUnreachableAtSignIn(t *testing.T) {
 	p, apps, _ := startRedisApps(t, closedAddr(t), 1)
 	br := newBrowser(t)
-	resp := br.finish(p, apps[0], br.startLogin(apps[0], ""), nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword)
+	resp, body := br.get(apps[0].url + "/login")
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, body)
+	require.Empty(t, resp.Header.Get("Location"))
+	require.Zero(t, p.Requests(nextidentitytest.EndpointAuthorize))
+
+	srv := redistest.StartServer(t)
+	p, apps, _ = startRedisApps(t, srv.Addr, 1)
+	authURL := br.startLogin(apps[0], "")
+	srv.Stop()
+	resp = br.finish(p, apps[0], authURL, nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword)
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	for _, c := range resp.Cookies() {
 		require.False(t, strings.HasPrefix(c.Name, "__Host-"+nihttp.DefaultSessionCookieName) && c.MaxAge > 0)

@@ -110,3 +110,16 @@ type ServerStore interface {
 	// returns how many it deleted.
 	EndSessions(ctx context.Context, subject, sid string) (int, error)
 }
+
+// Pinger is implemented by a SessionStore that can tell whether it can
+// answer now (redisstore.Store does). Login asks it before sending a
+// browser to the provider, and answers 503 (OnError with an error wrapping
+// ErrStoreUnavailable) when it cannot: the callback could not save the
+// session it would create, and the sign-in would end in an error page
+// after the user typed a password. Ping costs Login one round trip to the
+// store; a store without it is not asked.
+type Pinger interface {
+	// Ping returns nil when the store can save sessions now, and an error
+	// (which Login wraps in ErrStoreUnavailable) when it cannot.
+	Ping(ctx context.Context) error
+}

@@ -54,9 +54,22 @@
 // cannot be decoded (written by an incompatible version, say) is
 // nihttp.ErrNoSession.
 //
-// Each call is bounded by Options.Timeout and the client's own dial, read
-// and write timeouts; set redis.Options.ContextTimeoutEnabled so that
-// socket reads honour the context's deadline too. With go-redis's default
+// Each call (every method, whatever number of commands it sends) ends
+// within Options.Timeout or the context's deadline, whichever comes first,
+// whatever the client's options: go-redis applies a context's deadline to
+// its socket reads only with redis.Options.ContextTimeoutEnabled, and
+// otherwise waits its own ReadTimeout (or forever) on a Redis that accepts
+// connections and never answers. So the store runs each call's commands in
+// a goroutine and stops waiting at the deadline; a call it gave up on goes
+// on in the background until go-redis's own timeouts end it. At most 64
+// such calls are left waiting: past that, calls fail at once with
+// nihttp.ErrStoreUnavailable, without starting more. Set
+// ContextTimeoutEnabled (and a ReadTimeout) so that those calls also end
+// at the deadline and free their connections. With go-redis's default
 // options a call to a Redis that refuses connections fails after about
 // 1.7 s of retries; lower MaxRetries and DialTimeout for a faster 503.
+//
+// Store.Ping (nihttp.Pinger) lets nihttp's Login answer 503 instead of
+// sending a browser to the provider while Redis cannot save the session
+// the callback would create.
 package redisstore

@@ -63,8 +63,14 @@ func (s *Store) EndSessions(ctx context.Context, subject, sid string) (int, erro
 			other, otherValue = "sub", subject
 		}
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+	return do(ctx, s, "ending sessions", func(ctx context.Context) (int, error) {
+		return s.endSessions(ctx, idx, field, value, other, otherValue)
+	})
+}
+
+// endSessions is EndSessions once its arguments are checked: it ends the
+// sessions of index set idx whose field is value (and other otherValue).
+func (s *Store) endSessions(ctx context.Context, idx, field, value, other, otherValue string) (int, error) {
 	ids, err := s.rdb.SMembers(ctx, idx).Result()
 	if err != nil {
 		return 0, unavailable("ending sessions", err)

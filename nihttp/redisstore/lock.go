@@ -35,11 +35,15 @@ func (s *Store) Lock(ctx context.Context, id string, ttl time.Duration) (func(),
 	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
 	token := base64.RawURLEncoding.EncodeToString(b)
 	key := s.lockKey(id)
-	bctx, cancel := s.bound(ctx)
-	defer cancel()
-	ok, err := s.rdb.SetNX(bctx, key, token, ms(ttl)).Result()
+	ok, err := do(ctx, s, "taking refresh lock", func(ctx context.Context) (bool, error) {
+		ok, err := s.rdb.SetNX(ctx, key, token, ms(ttl)).Result()
+		if err != nil {
+			return false, unavailable("taking refresh lock", err)
+		}
+		return ok, nil
+	})
 	if err != nil {
-		return nil, unavailable("taking refresh lock", err)
+		return nil, err
 	}
 	if !ok {
 		return nil, nihttp.ErrLocked
@@ -47,9 +51,9 @@ func (s *Store) Lock(ctx context.Context, id string, ttl time.Duration) (func(),
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			uctx, cancel := s.bound(context.WithoutCancel(ctx))
-			defer cancel()
-			_ = unlockScript.Run(uctx, s.rdb, []string{key}, token).Err()
+			_, _ = do(context.WithoutCancel(ctx), s, "releasing refresh lock", func(ctx context.Context) (any, error) {
+				return unlockScript.Run(ctx, s.rdb, []string{key}, token).Result()
+			})
 		})
 	}, nil
 }

@@ -27,11 +27,11 @@ func (s *Store) FirstSeen(ctx context.Context, id string, ttl time.Duration) (bo
 		sum := sha256.Sum256([]byte(id))
 		key = s.replayPrefix + "#" + hex.EncodeToString(sum[:])
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	first, err := s.rdb.SetNX(ctx, key, 1, ms(ttl)).Result()
-	if err != nil {
-		return false, unavailable("recording replay id", err)
-	}
-	return first, nil
+	return do(ctx, s, "recording replay id", func(ctx context.Context) (bool, error) {
+		first, err := s.rdb.SetNX(ctx, key, 1, ms(ttl)).Result()
+		if err != nil {
+			return false, unavailable("recording replay id", err)
+		}
+		return first, nil
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -55,9 +56,10 @@ type Options struct {
 	// followed by "replay:".
 	ReplayKeyPrefix string
 	// Timeout bounds each call to the store (a Lock's unlock included),
-	// on top of the client's dial, read and write timeouts and any
-	// deadline of the caller's context. Default DefaultTimeout; negative
-	// means no bound but the context's.
+	// as does any deadline of the caller's context, whatever the client's
+	// own timeouts and ContextTimeoutEnabled (see the package
+	// documentation). Default DefaultTimeout; negative means no bound but
+	// the context's.
 	Timeout time.Duration
 }
 
@@ -67,11 +69,13 @@ type Store struct {
 	rdb                  redis.UniversalClient
 	prefix, replayPrefix string
 	timeout              time.Duration
+	stuck                atomic.Int64 // calls left waiting for Redis (see do)
 }
 
 var (
 	_ nihttp.ServerStore       = (*Store)(nil)
 	_ nextidentity.ReplayCache = (*Store)(nil)
+	_ nihttp.Pinger            = (*Store)(nil)
 )
 
 // New returns a Store keeping its data in rdb. The caller keeps ownership
@@ -154,31 +158,42 @@ func (s *Store) Save(ctx context.Context, sess *nihttp.Session, ttl time.Duratio
 		return "", fmt.Errorf("redisstore: encoding session: %w", err)
 	}
 	ttl = ms(ttl)
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+	key, idx := s.sessionKey(sess.ID), s.indexKeys(sess)
+	member := sess.ID
+	_, err = do(ctx, s, "saving session", func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, s.save(ctx, key, data, ttl, idx, member)
+	})
+	if err != nil {
+		return "", err
+	}
+	return sess.ID, nil
+}
+
+// save is Save's commands: the session data under key and member in the
+// index sets idx in one pipeline, then a prune of an index set that has
+// grown.
+func (s *Store) save(ctx context.Context, key string, data []byte, ttl time.Duration, idx []string, member string) error {
 	pipe := s.rdb.Pipeline()
-	saved := saveScript.Eval(ctx, pipe, []string{s.sessionKey(sess.ID)}, data, ttl.Milliseconds(), tombstone)
-	var adds []*redis.Cmd
-	var idx []string
-	for _, key := range s.indexKeys(sess) {
-		adds = append(adds, indexAdd.Eval(ctx, pipe, []string{key}, sess.ID, ttl.Milliseconds()))
-		idx = append(idx, key)
+	saved := saveScript.Eval(ctx, pipe, []string{key}, data, ttl.Milliseconds(), tombstone)
+	adds := make([]*redis.Cmd, len(idx))
+	for i, k := range idx {
+		adds[i] = indexAdd.Eval(ctx, pipe, []string{k}, member, ttl.Milliseconds())
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return "", unavailable("saving session", err)
+		return unavailable("saving session", err)
 	}
 	if n, _ := saved.Int64(); n != 1 {
-		return "", errEnded
+		return errEnded
 	}
 	for i, c := range adds {
 		// A new member joined a set that has grown: prune the set.
 		if r, err := c.Int64Slice(); err == nil && len(r) == 2 && r[0] == 1 && r[1] > pruneAbove {
 			if err := s.prune(ctx, idx[i]); err != nil {
-				return "", err
+				return err
 			}
 		}
 	}
-	return sess.ID, nil
+	return nil
 }
 
 // indexKeys are the index sets sess belongs to.
@@ -199,14 +214,21 @@ func (s *Store) Load(ctx context.Context, cookieValue string) (*nihttp.Session, 
 	if !validID(cookieValue) {
 		return nil, nihttp.ErrNoSession
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	data, err := s.rdb.Get(ctx, s.sessionKey(cookieValue)).Bytes()
-	if errors.Is(err, redis.Nil) || string(data) == tombstone {
-		return nil, nihttp.ErrNoSession
-	}
+	data, err := do(ctx, s, "loading session", func(ctx context.Context) ([]byte, error) {
+		data, err := s.rdb.Get(ctx, s.sessionKey(cookieValue)).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return nil, nihttp.ErrNoSession
+		}
+		if err != nil {
+			return nil, unavailable("loading session", err)
+		}
+		return data, nil
+	})
 	if err != nil {
-		return nil, unavailable("loading session", err)
+		return nil, err
+	}
+	if string(data) == tombstone {
+		return nil, nihttp.ErrNoSession
 	}
 	var sess nihttp.Session
 	if err := json.Unmarshal(data, &sess); err != nil {
@@ -226,15 +248,30 @@ func (s *Store) Delete(ctx context.Context, sess *nihttp.Session) error {
 	if sess == nil || !validID(sess.ID) {
 		return nil // nothing by that ID can exist
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	pipe := s.rdb.Pipeline()
-	pipe.Set(ctx, s.sessionKey(sess.ID), tombstone, tombstoneTTL)
-	for _, key := range s.indexKeys(sess) {
-		pipe.SRem(ctx, key, sess.ID)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return unavailable("deleting session", err)
-	}
-	return nil
+	key, idx, member := s.sessionKey(sess.ID), s.indexKeys(sess), sess.ID
+	_, err := do(ctx, s, "deleting session", func(ctx context.Context) (struct{}, error) {
+		pipe := s.rdb.Pipeline()
+		pipe.Set(ctx, key, tombstone, tombstoneTTL)
+		for _, k := range idx {
+			pipe.SRem(ctx, k, member)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return struct{}{}, unavailable("deleting session", err)
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// Ping implements nihttp.Pinger with a PING, so that Login sends no
+// browser to the provider while Redis cannot save the session the
+// callback would create. An error wraps nihttp.ErrStoreUnavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := do(ctx, s, "pinging Redis", func(ctx context.Context) (struct{}, error) {
+		if err := s.rdb.Ping(ctx).Err(); err != nil {
+			return struct{}{}, unavailable("pinging Redis", err)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }
