@@ -274,7 +274,11 @@ func (c *Client) acceptsType(typ string) bool {
 
 // introspectAccessToken is VerifyAccessToken for an opaque token.
 func (c *Client) introspectAccessToken(ctx context.Context, raw string) (*AccessToken, error) {
-	if c.endpoints.introspection == "" {
+	p, err := c.providerFor(ctx, ErrInvalidAccessToken)
+	if err != nil {
+		return nil, err
+	}
+	if p.endpoints.introspection == "" {
 		return nil, invalidToken(ErrInvalidAccessToken, nil, "not a JWT, and no introspection endpoint is known to check an opaque token (discovery lists none; set Config.IntrospectionEndpoint)")
 	}
 	in, err := c.Introspect(ctx, raw)

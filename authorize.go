@@ -1,6 +1,7 @@
 package nextidentity
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -112,20 +113,28 @@ func WithParam(key, value string) AuthOption {
 // together with the secrets Exchange needs later. Its error reports only a
 // misused option (ErrInvalidConfig): WithParam of a reserved parameter, a
 // negative WithMaxAge.
+//
+// With Config.LazyDiscovery, when the discovery document has not been read
+// yet, AuthCodeURL reads it first (see Discover) and fails with a
+// *ProviderUnavailableError while it cannot.
 func (c *Client) AuthCodeURL(opts ...AuthOption) (*AuthRequest, error) {
-	return c.authURL(c.endpoints.authorization, opts)
+	p, err := c.provider(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return c.authURL(p.endpoints.authorization, opts)
 }
 
 // RegisterURL is AuthCodeURL for the provider's registration screen
 // (/register takes the same parameters as /authorize).
 func (c *Client) RegisterURL(opts ...AuthOption) (*AuthRequest, error) {
-	return c.authURL(c.endpoints.register, opts)
+	return c.authURL(c.static.register, opts)
 }
 
 // PersonalDetailsURL is AuthCodeURL for the provider's profile screen
 // (/personal-details takes the same parameters as /authorize).
 func (c *Client) PersonalDetailsURL(opts ...AuthOption) (*AuthRequest, error) {
-	return c.authURL(c.endpoints.personalDetails, opts)
+	return c.authURL(c.static.personalDetails, opts)
 }
 
 func (c *Client) authURL(endpoint string, opts []AuthOption) (*AuthRequest, error) {
@@ -188,6 +197,9 @@ type LogoutRequest struct {
 
 // LogoutURL returns the provider's logout URL (end_session_endpoint, else
 // Issuer + "/endsession") with client_id and the request's parameters.
+// With Config.LazyDiscovery it reads the discovery document first if it has
+// not been read, and uses Issuer + "/endsession" (or
+// Config.EndSessionEndpoint) while it cannot be.
 func (c *Client) LogoutURL(r LogoutRequest) string {
 	v := url.Values{}
 	v.Set("client_id", c.cfg.ClientID)
@@ -200,7 +212,11 @@ func (c *Client) LogoutURL(r LogoutRequest) string {
 	if r.IDTokenHint != "" {
 		v.Set("id_token_hint", r.IDTokenHint)
 	}
-	return appendQuery(c.endpoints.endSession, v)
+	endpoint := firstNonEmpty(c.cfg.EndSessionEndpoint, strings.TrimSuffix(c.cfg.Issuer, "/")+"/endsession")
+	if p, err := c.provider(context.Background()); err == nil {
+		endpoint = p.endpoints.endSession
+	}
+	return appendQuery(endpoint, v)
 }
 
 func appendQuery(endpoint string, v url.Values) string {

@@ -9,6 +9,7 @@
 package nextidentity
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -172,6 +173,18 @@ type Config struct {
 	// Redis store), or a token replayed to another instance is accepted.
 	ReplayCache ReplayCache
 
+	// LazyDiscovery makes New return without any request: the discovery
+	// document is read on first use (AuthCodeURL, Exchange, VerifyIDToken,
+	// Discover, Ready, ...), once for all concurrent callers, and the keys
+	// on the first verification. Until the provider answers, those calls
+	// fail with a *ProviderUnavailableError (ErrProviderUnavailable);
+	// failed attempts are retried no sooner than after a backoff that
+	// doubles from one second up to MaxDiscoveryBackoff. Configuration
+	// errors New can see without the provider still fail New. Without
+	// LazyDiscovery, New reads the discovery document (unless every
+	// endpoint is configured) and fails when it cannot.
+	LazyDiscovery bool
+
 	// Logger receives one debug record per provider request (endpoint,
 	// status, duration). It never receives secrets, codes, tokens or PKCE
 	// verifiers. Nil means silent.
@@ -181,14 +194,16 @@ type Config struct {
 // Client is a Next Identity relying party. It is safe for concurrent use.
 // Call Close when done with it to stop the background JWKS refresh.
 type Client struct {
-	cfg       Config
-	endpoints endpoints
-	algs      map[string]bool
-	issParam  bool         // discovery promised the callback's iss (RFC 9207)
+	cfg Config
+	// prov is what discovery (or the Config alone) says about the
+	// provider; nil until LazyDiscovery has read the discovery document.
+	// Read it with provider or loaded.
+	prov      atomic.Pointer[provider]
+	lazy      *lazyState   // nil without LazyDiscovery
+	static    endpoints    // the endpoints discovery never gives: register, personalDetails, accountLogout
 	secret    []byte       // HMAC key for HS* ID tokens
 	http      *http.Client // discovery and JWKS
 	strict    *http.Client // token and userinfo: no redirects
-	keys      *keys.Store  // nil when no jwks_uri is known
 	log       *slog.Logger
 	now       func() time.Time
 	leeway    time.Duration
@@ -205,6 +220,20 @@ type Client struct {
 type endpoints struct {
 	authorization, token, userinfo, jwks, endSession, register, personalDetails string
 	introspection, revocation, accountLogout                                    string
+}
+
+// provider is what the client knows about the provider once its discovery
+// document has been read (or from the Config alone when every endpoint is
+// configured). It never changes after it is built.
+type provider struct {
+	endpoints endpoints
+	algs      map[string]bool
+	issParam  bool        // discovery promised the callback's iss (RFC 9207)
+	keys      *keys.Store // nil when no jwks_uri is known
+	// bcl and bclSession are discovery's backchannel_logout_supported and
+	// backchannel_logout_session_supported.
+	bcl, bclSession bool
+	md              *providerMetadata // nil when no discovery document was read
 }
 
 // providerMetadata is the part of the discovery document the client reads.
@@ -234,8 +263,9 @@ var supportedAlgs = []string{
 }
 
 // New validates cfg, reads the provider's discovery document unless every
-// endpoint is configured, and returns a ready Client. ctx bounds only the
-// discovery request; the client's background work runs until Close.
+// endpoint is configured or cfg.LazyDiscovery is set, and returns a ready
+// Client. ctx bounds only the discovery request; the client's background
+// work runs until Close.
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err := validateConfig(&cfg); err != nil {
 		return nil, err
@@ -268,27 +298,90 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	strict.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.strict = &strict
 
-	e := endpoints{
-		authorization:   cfg.AuthorizationEndpoint,
-		token:           cfg.TokenEndpoint,
-		userinfo:        cfg.UserInfoEndpoint,
-		jwks:            cfg.JWKSURL,
-		endSession:      cfg.EndSessionEndpoint,
-		register:        cfg.RegisterEndpoint,
-		personalDetails: cfg.PersonalDetailsEndpoint,
-		introspection:   cfg.IntrospectionEndpoint,
-		revocation:      cfg.RevocationEndpoint,
-		accountLogout:   cfg.AccountLogoutEndpoint,
+	base := strings.TrimSuffix(cfg.Issuer, "/")
+	c.static = endpoints{
+		register:        firstNonEmpty(cfg.RegisterEndpoint, base+"/register"),
+		personalDetails: firstNonEmpty(cfg.PersonalDetailsEndpoint, base+"/personal-details"),
+		accountLogout:   firstNonEmpty(cfg.AccountLogoutEndpoint, base+"/idp/v1/account/logout"),
 	}
-	var (
-		discovered []string
-		md         *providerMetadata
-	)
-	if e.authorization == "" || e.token == "" || e.userinfo == "" || e.jwks == "" {
+	c.atCache = newTokenCache(cfg.AccessTokenCacheSize, c.now)
+	c.introspectionTTL = durationOr(cfg.IntrospectionCacheTTL, DefaultIntrospectionCacheTTL)
+	if cfg.IntrospectionCacheTTL < 0 {
+		c.introspectionTTL = 0
+	}
+	c.logout = newLogoutState(&cfg, c.now)
+
+	if c.needsDiscovery() && cfg.LazyDiscovery {
+		// What can be checked without the provider fails now; the rest
+		// is checked when the discovery document arrives.
+		if err := c.checkStatic(); err != nil {
+			return nil, err
+		}
+		c.lazy = newLazyState()
+		return c, nil
+	}
+	var md *providerMetadata
+	if c.needsDiscovery() {
 		var err error
 		if md, err = c.discover(ctx); err != nil {
 			return nil, err
 		}
+	}
+	p, err := c.newProvider(md)
+	if err != nil {
+		return nil, err
+	}
+	c.prov.Store(p)
+	return c, nil
+}
+
+// needsDiscovery reports whether the Config leaves an endpoint to discovery.
+func (c *Client) needsDiscovery() bool {
+	cfg := &c.cfg
+	return cfg.AuthorizationEndpoint == "" || cfg.TokenEndpoint == "" || cfg.UserInfoEndpoint == "" || cfg.JWKSURL == ""
+}
+
+// checkStatic checks the configured endpoints and signing algorithms, the
+// part of newProvider's checks that needs no discovery document.
+func (c *Client) checkStatic() error {
+	cfg := &c.cfg
+	var errs []error
+	for _, f := range []struct{ name, v string }{
+		{"AuthorizationEndpoint", cfg.AuthorizationEndpoint},
+		{"TokenEndpoint", cfg.TokenEndpoint},
+		{"UserInfoEndpoint", cfg.UserInfoEndpoint},
+		{"EndSessionEndpoint", cfg.EndSessionEndpoint},
+		{"IntrospectionEndpoint", cfg.IntrospectionEndpoint},
+		{"RevocationEndpoint", cfg.RevocationEndpoint},
+		{"JWKSURL", cfg.JWKSURL},
+		{"RegisterEndpoint", c.static.register},
+		{"PersonalDetailsEndpoint", c.static.personalDetails},
+		{"AccountLogoutEndpoint", c.static.accountLogout},
+	} {
+		errs = append(errs, checkEndpoint(f.name, f.v, true))
+	}
+	if len(cfg.SigningAlgs) > 0 {
+		_, algErrs := allowedAlgs(cfg.SigningAlgs, nil, cfg.ClientSecret != "")
+		errs = append(errs, algErrs...)
+	}
+	return errors.Join(errs...)
+}
+
+// newProvider combines the Config with the discovery document md (nil when
+// none was read), checks the result, and starts the key store.
+func (c *Client) newProvider(md *providerMetadata) (*provider, error) {
+	cfg := &c.cfg
+	e := c.static
+	e.authorization = cfg.AuthorizationEndpoint
+	e.token = cfg.TokenEndpoint
+	e.userinfo = cfg.UserInfoEndpoint
+	e.jwks = cfg.JWKSURL
+	e.endSession = cfg.EndSessionEndpoint
+	e.introspection = cfg.IntrospectionEndpoint
+	e.revocation = cfg.RevocationEndpoint
+	p := &provider{md: md}
+	var discovered []string
+	if md != nil {
 		e.authorization = firstNonEmpty(e.authorization, md.AuthorizationEndpoint)
 		e.token = firstNonEmpty(e.token, md.TokenEndpoint)
 		e.userinfo = firstNonEmpty(e.userinfo, md.UserInfoEndpoint)
@@ -297,14 +390,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		e.introspection = firstNonEmpty(e.introspection, md.IntrospectionEndpoint)
 		e.revocation = firstNonEmpty(e.revocation, md.RevocationEndpoint)
 		discovered = md.IDTokenSigningAlgs
-		c.issParam = md.AuthorizationResponseISS
+		p.issParam = md.AuthorizationResponseISS
+		p.bcl = bytes.Equal(md.BackChannelLogoutSupported, []byte("true"))
+		p.bclSession = bytes.Equal(md.BackChannelLogoutSessionSupported, []byte("true"))
 	}
+	e.endSession = firstNonEmpty(e.endSession, strings.TrimSuffix(cfg.Issuer, "/")+"/endsession")
 	var errs []error
-	base := strings.TrimSuffix(cfg.Issuer, "/")
-	e.endSession = firstNonEmpty(e.endSession, base+"/endsession")
-	e.register = firstNonEmpty(e.register, base+"/register")
-	e.personalDetails = firstNonEmpty(e.personalDetails, base+"/personal-details")
-	e.accountLogout = firstNonEmpty(e.accountLogout, base+"/idp/v1/account/logout")
 	for _, f := range []struct{ name, v string }{
 		{"AuthorizationEndpoint", e.authorization},
 		{"TokenEndpoint", e.token},
@@ -323,21 +414,15 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		errs = append(errs, checkEndpoint(f.name, f.v, true))
 	}
 	errs = append(errs, checkEndpoint("JWKSURL", e.jwks, true))
-	c.endpoints = e
+	p.endpoints = e
 
 	algs, algErrs := allowedAlgs(cfg.SigningAlgs, discovered, cfg.ClientSecret != "")
 	if err := errors.Join(append(errs, algErrs...)...); err != nil {
 		return nil, err
 	}
-	c.algs = algs
-	c.atCache = newTokenCache(cfg.AccessTokenCacheSize, c.now)
-	c.introspectionTTL = durationOr(cfg.IntrospectionCacheTTL, DefaultIntrospectionCacheTTL)
-	if cfg.IntrospectionCacheTTL < 0 {
-		c.introspectionTTL = 0
-	}
-	c.logout = newLogoutState(&cfg, md, c.now)
+	p.algs = algs
 	if e.jwks != "" {
-		c.keys = keys.New(keys.Options{
+		p.keys = keys.New(keys.Options{
 			URL:                e.jwks,
 			Client:             c.http,
 			MaxBytes:           c.limit,
@@ -347,14 +432,17 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			Logger:             c.log,
 		})
 	}
-	return c, nil
+	return p, nil
 }
 
 // Close stops the background JWKS refresh. It is safe to call more than once.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
-		if c.keys != nil {
-			c.keys.Close()
+		if c.lazy != nil {
+			c.lazy.close()
+		}
+		if p := c.prov.Load(); p != nil && p.keys != nil {
+			p.keys.Close()
 		}
 	})
 	return nil

@@ -88,14 +88,18 @@ type introspectionJSON struct {
 // network error or HTTP 5xx wraps ErrProviderUnreachable. Introspect never
 // uses the cache of VerifyAccessToken.
 func (c *Client) Introspect(ctx context.Context, token string) (*Introspection, error) {
-	if c.endpoints.introspection == "" {
+	p, err := c.provider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.endpoints.introspection == "" {
 		return nil, configError("IntrospectionEndpoint", "is not set and discovery lists no introspection_endpoint")
 	}
 	if token == "" {
 		return nil, fmt.Errorf("nextidentity: introspect: empty token")
 	}
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
-	req, err := c.clientAuthRequest(ctx, c.endpoints.introspection, form)
+	req, err := c.clientAuthRequest(ctx, p.endpoints.introspection, form)
 	if err != nil {
 		return nil, fmt.Errorf("nextidentity: introspection request: %w", err)
 	}

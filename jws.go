@@ -87,20 +87,24 @@ func (c *Client) verifyJWSKey(ctx context.Context, raw string, o jwsOptions) (*j
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	p, err := c.providerFor(ctx, o.umbrella)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	for _, t := range o.wrongTypes {
 		if strings.EqualFold(hdr.Typ, t) {
 			return nil, nil, nil, invalidToken(o.umbrella, nil, "typ %q marks another kind of token", hdr.Typ)
 		}
 	}
 	method, ok := signingMethods[hdr.Alg]
-	if !ok || !c.algs[hdr.Alg] || (o.noHMAC && strings.HasPrefix(hdr.Alg, "HS")) {
+	if !ok || !p.algs[hdr.Alg] || (o.noHMAC && strings.HasPrefix(hdr.Alg, "HS")) {
 		return nil, nil, nil, invalidToken(o.umbrella, ErrInvalidSignature, "alg %q is not allowed", hdr.Alg)
 	}
 	sig, err := b64.DecodeString(raw[dot2+1:])
 	if err != nil {
 		return nil, nil, nil, invalidToken(o.umbrella, ErrInvalidSignature, "signature is not base64url: %v", err)
 	}
-	key, err := c.verifySignature(ctx, method, hdr, raw[:dot2], sig, o.umbrella)
+	key, err := c.verifySignature(ctx, p, method, hdr, raw[:dot2], sig, o.umbrella)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -172,17 +176,17 @@ func (c *Client) cacheHeader(seg string, hdr *joseHeader) {
 // verifySignature checks sig over signed. HS* tokens are keyed with the
 // client secret only; every other alg with JWKS keys that fit it, so an RSA
 // or EC public key can never serve as an HMAC secret.
-func (c *Client) verifySignature(ctx context.Context, m jwt.SigningMethod, hdr *joseHeader, signed string, sig []byte, umbrella error) (*keys.Key, error) {
+func (c *Client) verifySignature(ctx context.Context, p *provider, m jwt.SigningMethod, hdr *joseHeader, signed string, sig []byte, umbrella error) (*keys.Key, error) {
 	if strings.HasPrefix(hdr.Alg, "HS") {
 		if m.Verify(signed, sig, c.secret) != nil {
 			return nil, invalidToken(umbrella, ErrInvalidSignature, "%s signature does not verify with the client secret", hdr.Alg)
 		}
 		return nil, nil
 	}
-	if c.keys == nil {
+	if p.keys == nil {
 		return nil, invalidToken(umbrella, ErrInvalidSignature, "%s token but the provider has no jwks_uri", hdr.Alg)
 	}
-	cands, err := c.keys.Candidates(ctx, hdr.Kid, hdr.Alg)
+	cands, err := p.keys.Candidates(ctx, hdr.Kid, hdr.Alg)
 	if err != nil {
 		if errors.Is(err, keys.ErrNoKey) {
 			return nil, invalidToken(umbrella, ErrInvalidSignature, "%v", err)

@@ -115,24 +115,16 @@ var logoutClaimNames = jsonNames(reflect.TypeFor[logoutClaims]())
 type logoutState struct {
 	maxAge time.Duration
 	replay ReplayCache
-	// supported and sessionSupported are discovery's
-	// backchannel_logout_supported and backchannel_logout_session_supported.
-	supported, sessionSupported bool
 }
 
-// newLogoutState applies the defaults of the logout token settings. md is
-// nil when no discovery document was read.
-func newLogoutState(cfg *Config, md *providerMetadata, now func() time.Time) logoutState {
+// newLogoutState applies the defaults of the logout token settings.
+func newLogoutState(cfg *Config, now func() time.Time) logoutState {
 	s := logoutState{maxAge: cfg.LogoutTokenMaxAge, replay: cfg.ReplayCache}
 	if s.maxAge == 0 {
 		s.maxAge = DefaultLogoutTokenMaxAge
 	}
 	if s.replay == nil {
 		s.replay = newMemoryReplayCache(0, now)
-	}
-	if md != nil {
-		s.supported = bytes.Equal(md.BackChannelLogoutSupported, []byte("true"))
-		s.sessionSupported = bytes.Equal(md.BackChannelLogoutSessionSupported, []byte("true"))
 	}
 	return s
 }
@@ -141,15 +133,22 @@ func newLogoutState(cfg *Config, md *providerMetadata, now func() time.Time) log
 // "backchannel_logout_supported": true. Next Identity does not document
 // back-channel logout, so the feature follows the specification and is meant
 // to be switched on from discovery. It is false when New read no discovery
-// document (every endpoint configured).
-func (c *Client) BackChannelLogoutSupported() bool { return c.logout.supported }
+// document (every endpoint configured), and with Config.LazyDiscovery while
+// the document has not been read yet.
+func (c *Client) BackChannelLogoutSupported() bool {
+	p := c.loaded()
+	return p != nil && p.bcl
+}
 
 // BackChannelLogoutSessionSupported reports whether the discovery document
 // says "backchannel_logout_session_supported": true, that is, whether logout
 // tokens (and ID tokens) carry "sid" so that one provider session can be
 // ended rather than all of a user's. False when no discovery document was
-// read.
-func (c *Client) BackChannelLogoutSessionSupported() bool { return c.logout.sessionSupported }
+// read (or, with Config.LazyDiscovery, not read yet).
+func (c *Client) BackChannelLogoutSessionSupported() bool {
+	p := c.loaded()
+	return p != nil && p.bclSession
+}
 
 // VerifyLogoutToken verifies raw, the "logout_token" form parameter of a
 // back-channel logout request, as section 2.6 of OpenID Connect Back-Channel

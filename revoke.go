@@ -26,8 +26,18 @@ const (
 // RevocationRFC7009 when a revocation endpoint is known (discovery's
 // revocation_endpoint or Config.RevocationEndpoint), else
 // RevocationAccountLogout.
+//
+// With Config.LazyDiscovery it reads the discovery document first if it
+// has not been read, and says RevocationAccountLogout while it cannot be.
 func (c *Client) RevocationMethod() RevocationMethod {
-	if c.endpoints.revocation != "" {
+	if p, err := c.provider(context.Background()); err == nil {
+		return p.revocationMethod()
+	}
+	return RevocationAccountLogout
+}
+
+func (p *provider) revocationMethod() RevocationMethod {
+	if p.endpoints.revocation != "" {
 		return RevocationRFC7009
 	}
 	return RevocationAccountLogout
@@ -58,8 +68,11 @@ func (c *Client) Revoke(ctx context.Context, tok *Token) error {
 		return errors.New("nextidentity: revoke: the token has neither an access token nor a refresh token")
 	}
 	c.atCache.drop(tok.AccessToken)
-	method := c.RevocationMethod()
-	var err error
+	p, err := c.provider(ctx)
+	if err != nil {
+		return err
+	}
+	method := p.revocationMethod()
 	if method == RevocationRFC7009 {
 		err = c.revokeRFC7009(ctx, tok)
 	} else {
@@ -92,7 +105,7 @@ func (c *Client) revokeRFC7009(ctx context.Context, tok *Token) error {
 // 2.1). Any 2xx without an error body is success: the RFC answers 200 for
 // tokens that were already invalid too.
 func (c *Client) revokeOne(ctx context.Context, token, hint string) error {
-	req, err := c.clientAuthRequest(ctx, c.endpoints.revocation, url.Values{"token": {token}, "token_type_hint": {hint}})
+	req, err := c.clientAuthRequest(ctx, c.loaded().endpoints.revocation, url.Values{"token": {token}, "token_type_hint": {hint}})
 	if err != nil {
 		return fmt.Errorf("nextidentity: revocation request: %w", err)
 	}
@@ -108,7 +121,7 @@ func (c *Client) accountLogout(ctx context.Context, tok *Token) error {
 	if tok.RefreshToken != "" {
 		form.Set("refresh_token", tok.RefreshToken)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoints.accountLogout, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.static.accountLogout, strings.NewReader(form.Encode()))
 	if err != nil {
 		return fmt.Errorf("nextidentity: account logout request: %w", err)
 	}

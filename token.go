@@ -150,11 +150,15 @@ func (c *Client) Exchange(ctx context.Context, callback url.Values, req *AuthReq
 	if st := callback["state"]; len(st) != 1 || subtle.ConstantTimeCompare([]byte(st[0]), []byte(req.State)) != 1 {
 		return nil, invalidCallback(ErrStateMismatch, "callback state is missing or differs")
 	}
+	p, err := c.provider(ctx)
+	if err != nil {
+		return nil, err
+	}
 	iss, ok := callback["iss"]
 	if ok && (len(iss) != 1 || iss[0] != c.cfg.Issuer) {
 		return nil, invalidCallback(ErrIssuerMismatch, "callback iss %q, want %q", iss, c.cfg.Issuer)
 	}
-	if !ok && c.issParam {
+	if !ok && p.issParam {
 		return nil, invalidCallback(ErrIssuerMismatch, "callback has no iss, which discovery's authorization_response_iss_parameter_supported promises")
 	}
 	code := callback["code"]
@@ -313,7 +317,11 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values) (*tokenRespo
 	if secret != "" && c.cfg.AuthStyle == AuthStyleInParams {
 		form.Set("client_secret", secret)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoints.token, strings.NewReader(form.Encode()))
+	p, err := c.provider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoints.token, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, fmt.Errorf("nextidentity: token request: %w", err)
 	}

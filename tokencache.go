@@ -78,10 +78,11 @@ func (tc *tokenCache) get(ctx context.Context, c *Client, raw string) (*AccessTo
 // publishes for its kid and alg. A JWKS refresh builds new keys, so after a
 // refresh each cached JWT is verified once more against the new set.
 func (c *Client) keyPublished(ctx context.Context, k *cacheKey) bool {
-	if c.keys == nil {
+	p := c.loaded()
+	if p == nil || p.keys == nil {
 		return false
 	}
-	cands, err := c.keys.Candidates(ctx, k.kid, k.alg)
+	cands, err := p.keys.Candidates(ctx, k.kid, k.alg)
 	if err != nil {
 		return false
 	}

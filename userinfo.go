@@ -42,7 +42,11 @@ func (c *Client) UserInfo(ctx context.Context, tok *Token) (*UserInfo, error) {
 	if tok == nil || tok.AccessToken == "" {
 		return nil, ErrNoAccessToken
 	}
-	req, err := http.NewRequestWithContext(ctx, c.cfg.UserInfoMethod, c.endpoints.userinfo, nil)
+	p, err := c.provider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, c.cfg.UserInfoMethod, p.endpoints.userinfo, nil)
 	if err != nil {
 		return nil, fmt.Errorf("nextidentity: userinfo request: %w", err)
 	}

@@ -170,6 +170,13 @@ func (s *Store) Close() {
 	s.wg.Wait()
 }
 
+// Load fetches the keys when none are cached, sharing a fetch in progress,
+// and returns nil at once when some are. A failed fetch is remembered for
+// FailureBackoff, as for Candidates. ctx bounds only the wait.
+func (s *Store) Load(ctx context.Context) error {
+	return s.refresh(ctx, loadCold, nil)
+}
+
 // Fetches reports how many JWKS fetches have started.
 func (s *Store) Fetches() int64 { return s.fetches.Load() }
 
