@@ -88,7 +88,7 @@ func (s *Server) authorizeHandler(e Endpoint) http.HandlerFunc {
 			return
 		}
 		redirectURI := q.Get("redirect_uri")
-		if !slices.Contains(c.RedirectURIs, redirectURI) {
+		if !redirectURIAllowed(c.RedirectURIs, redirectURI) {
 			msg := "The redirect_uri parameter is missing."
 			if redirectURI != "" {
 				msg = "The redirect_uri " + strconv.Quote(redirectURI) + " is not registered for this application."

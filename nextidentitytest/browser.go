@@ -474,7 +474,7 @@ func (s *Server) isRedirectURI(u *url.URL) bool {
 		for _, ru := range c.RedirectURIs {
 			if r, err := url.Parse(ru); err == nil {
 				r.RawQuery = ""
-				if r.String() == bare.String() {
+				if redirectURIAllowed([]string{r.String()}, bare.String()) {
 					return true
 				}
 			}

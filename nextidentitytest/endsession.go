@@ -89,7 +89,8 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 
 // allowedPostLogout reports whether uri is an allowed post-logout redirect
 // for c: one of PostLogoutRedirectURIs, or, when c has none, any URI with the
-// scheme and host of one of its redirect URIs.
+// scheme and host of one of its redirect URIs (any port for a loopback IP
+// redirect URI, as at /authorize).
 func allowedPostLogout(c Client, uri string) bool {
 	u, err := url.Parse(uri)
 	if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" {
@@ -99,7 +100,8 @@ func allowedPostLogout(c Client, uri string) bool {
 		return slices.Contains(c.PostLogoutRedirectURIs, uri)
 	}
 	for _, ru := range c.RedirectURIs {
-		if r, err := url.Parse(ru); err == nil && r.Scheme == u.Scheme && r.Host == u.Host {
+		if r, err := url.Parse(ru); err == nil && r.Scheme == u.Scheme &&
+			(r.Host == u.Host || isLoopbackIP(r.Hostname()) && r.Scheme == "http" && r.Hostname() == u.Hostname()) {
 			return true
 		}
 	}

@@ -26,7 +26,7 @@ func TestEndSession(t *testing.T) {
 	}{
 		{"unknown client", url.Values{"client_id": {"nobody"}, "post_logout_redirect_uri": {"http://127.0.0.1/"}}, 400},
 		{"other host", url.Values{"client_id": {"test-client"}, "post_logout_redirect_uri": {"http://evil.example/"}}, 400},
-		{"other port", url.Values{"client_id": {"test-client"}, "post_logout_redirect_uri": {"http://127.0.0.1:81/"}}, 400},
+		{"other host", url.Values{"client_id": {"test-client"}, "post_logout_redirect_uri": {"http://127.0.0.2/"}}, 400},
 		{"relative", url.Values{"client_id": {"test-client"}, "post_logout_redirect_uri": {"/home"}}, 400},
 		{"not registered exactly", url.Values{"client_id": {"strict"}, "post_logout_redirect_uri": {"http://127.0.0.1:8080/cb"}}, 400},
 		{"redirect without client", url.Values{"post_logout_redirect_uri": {"http://127.0.0.1/"}}, 400},

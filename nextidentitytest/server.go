@@ -161,7 +161,9 @@ type Client struct {
 	// Secret is the client secret. Empty makes a public client, which must
 	// use PKCE and does not authenticate at /token.
 	Secret string
-	// RedirectURIs are the allowed redirect_uri values (exact match). A
+	// RedirectURIs are the allowed redirect_uri values: an exact match, or
+	// for a loopback IP URI such as http://127.0.0.1/callback the same URI
+	// on any port (RFC 8252 §7.3; a real tenant wants the exact URL). A
 	// confidential client may have none: a back-end service using client
 	// credentials (see Scopes) or a resource server that introspects.
 	RedirectURIs []string

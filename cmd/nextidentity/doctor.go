@@ -623,11 +623,23 @@ func (d *doctorRun) otherStyleWorks(ctx context.Context, md *discoveryDoc) bool 
 var (
 	tags       = regexp.MustCompile(`(?is)<(script|style|title)[^>]*>.*?</(script|style|title)>|<[^>]*>`)
 	maxExcerpt = 200
+	// pageMessage is an error page's message: the fake's <p id="message">,
+	// or an element whose class or id says it is the error or message.
+	pageMessage = regexp.MustCompile(`(?is)<(?:p|div|span)\b[^>]*\b(?:id|class)="(?:message|error|error-message|error-description)"[^>]*>(.*?)</(?:p|div|span)>`)
+	// pageChrome is what surrounds a page's message: head, header, title
+	// heading, navigation and footer.
+	pageChrome = regexp.MustCompile(`(?is)<(head|header|nav|footer|h1)\b[^>]*>.*?</(?:head|header|nav|footer|h1)>`)
 )
 
 // pageText is the visible text of an HTML (or any) body, shortened.
 func pageText(body []byte) string {
-	s := html.UnescapeString(tags.ReplaceAllString(string(body), " "))
+	page := string(body)
+	if m := pageMessage.FindStringSubmatch(page); m != nil {
+		page = m[1] // the page's own message, without its title and footer
+	} else {
+		page = pageChrome.ReplaceAllString(page, " ")
+	}
+	s := html.UnescapeString(tags.ReplaceAllString(page, " "))
 	s = strings.Join(strings.Fields(s), " ")
 	if r := []rune(s); len(r) > maxExcerpt {
 		s = string(r[:maxExcerpt]) + "…"

@@ -21,8 +21,8 @@ func TestDoctorRedirectURL(t *testing.T) {
 		hint   string
 	}{
 		{"registered", nil, statusOK, "sign-in page", ""},
-		{"not registered", map[string]string{envRedirectURL: "http://127.0.0.1:8080/callback"}, statusFail,
-			`error page (HTTP 400): Invalid redirect URI The redirect_uri "http://127.0.0.1:8080/callback" is not registered`, "register http://127.0.0.1:8080/callback exactly"},
+		{"not registered", map[string]string{envRedirectURL: "http://127.0.0.1:8080/other"}, statusFail,
+			`error page (HTTP 400): The redirect_uri "http://127.0.0.1:8080/other" is not registered for this application.`, "register http://127.0.0.1:8080/other exactly"},
 		{"unknown client", map[string]string{envClientID: "no-such-client"}, statusFail,
 			`The application (client_id "no-such-client") is not registered`, "as a redirect URI of client no-such-client"},
 		{"none given", map[string]string{envRedirectURL: ""}, statusSkipped, "no -redirect-url", ""},
@@ -182,4 +182,28 @@ func rejectBasicAuth(next http.Handler, seen *atomic.Bool) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// TestPageText: an error page's excerpt is its message, without the
+// page's title, heading, navigation or footer.
+func TestPageText(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"the fake's error page",
+			`<html><head><title>Invalid redirect URI</title></head><body><h1 id="title">Invalid redirect URI</h1>` +
+				`<p id="message">The redirect_uri &#34;x&#34; is not registered.</p><footer>Next Identity test provider</footer></body></html>`,
+			`The redirect_uri "x" is not registered.`},
+		{"a page with class=error",
+			`<body><header>Acme ID</header><div class="error">Unknown client.</div><footer>© Acme</footer></body>`,
+			"Unknown client."},
+		{"no marked message: the chrome goes",
+			`<html><head><title>Oops</title><style>p{}</style></head><body><header><nav>Home</nav></header><h1>Error</h1><main><p>Something broke.</p></main><footer>Help</footer></body></html>`,
+			"Something broke."},
+		{"plain text", "upstream connect error", "upstream connect error"},
+		{"empty", "", "(empty)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, pageText([]byte(tc.body)))
+		})
+	}
 }

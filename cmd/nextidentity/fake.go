@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 
@@ -20,7 +22,9 @@ the browser can reach. With -addr 127.0.0.1:0 a free port is chosen; read the
 issuer from the first line of output (-json makes that line a JSON object).
 
 With no -config it serves the package's defaults: client "test-client",
-secret "test-secret", redirect URI http://127.0.0.1/callback, and the user
+secret "test-secret", redirect URI http://127.0.0.1/callback (on any port, as
+RFC 8252 asks for loopback redirect URIs; a real tenant wants the exact URL
+registered), and the user
 jane@example.com with password "password". The -config file (JSON) adds
 users with custom claims, clients with their redirect URIs, the signing
 algorithm and an issuer with a trailing slash; testdata/fake.json in the
@@ -152,8 +156,27 @@ func (c *cli) printFakeInfo(info fakeInfo) {
 		fmt.Fprintf(c.stdout, " %s=%s", envClientSecret, first.Secret)
 	}
 	if len(first.RedirectURIs) > 0 {
-		fmt.Fprintf(c.stdout, " %s=%s", envRedirectURL, first.RedirectURIs[0])
+		fmt.Fprintf(c.stdout, " %s=%s", envRedirectURL, usableRedirect(first.RedirectURIs[0]))
 	}
 	fmt.Fprintln(c.stdout)
 	fmt.Fprintf(c.stdout, "\nServing; stop with Ctrl-C.\n")
+}
+
+// exampleAppPort is the port the example app (go run ./examples/webapp)
+// listens on by default; login listens on whatever port it is given.
+const exampleAppPort = "8080"
+
+// usableRedirect is the redirect URL to print for the apps and the other
+// subcommands: a loopback redirect URI registered without a port (the fake
+// accepts any) gets the example app's port, since they listen on it.
+func usableRedirect(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "http" || u.Port() != "" {
+		return uri
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+		return uri
+	}
+	u.Host = net.JoinHostPort(u.Hostname(), exampleAppPort)
+	return u.String()
 }

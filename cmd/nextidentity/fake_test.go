@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -136,4 +140,97 @@ func TestFakeFailures(t *testing.T) {
 			require.Contains(t, stderr, tc.want)
 		})
 	}
+}
+
+// TestFakePrintedVariablesWork: the variables "fake" prints for the example
+// app and the other subcommands work as printed: login -no-browser signs
+// in with them. The printed redirect URL has the example app's port; the
+// fake accepts its loopback redirect URI on any port (RFC 8252 §7.3), so
+// the test may move it to a free port without registering anything.
+func TestFakePrintedVariablesWork(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	fake := newTestCLI(nil, "")
+	done := make(chan int, 1)
+	go func() { done <- fake.run(ctx, []string{"fake", "-addr", "127.0.0.1:0"}) }()
+	t.Cleanup(func() { cancel(); <-done })
+	exports := regexp.MustCompile(`(?m)^  export (.+)$`)
+	var line string
+	require.Eventually(t, func() bool {
+		if m := exports.FindStringSubmatch(fake.out.String()); m != nil {
+			line = m[1]
+		}
+		return line != ""
+	}, 10*time.Second, 10*time.Millisecond)
+	env := map[string]string{}
+	for _, kv := range strings.Fields(line) {
+		k, v, ok := strings.Cut(kv, "=")
+		require.True(t, ok, kv)
+		env[k] = v
+	}
+	require.Equal(t, "http://127.0.0.1:8080/callback", env[envRedirectURL], "a port the example app and login use as printed")
+	for _, k := range []string{envIssuer, envClientID, envClientSecret} {
+		require.NotEmpty(t, env[k], k)
+	}
+	_, err := loopbackRedirect(env[envRedirectURL])
+	require.NoError(t, err, "login takes the printed redirect URL")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	env[envRedirectURL] = "http://" + ln.Addr().String() + "/callback"
+	c := newTestCLI(env, "")
+	c.listen = func(string, string) (net.Listener, error) { return ln, nil }
+	c.openBrowser = func(context.Context, string) error { t.Error("a browser was opened with -no-browser"); return nil }
+	loginDone := make(chan int, 1)
+	go func() { loginDone <- c.run(t.Context(), []string{"login", "-no-browser", "-wait", "30s"}) }()
+	printed := regexp.MustCompile(`(?m)^  (http://\S+/authorize\?\S+)$`)
+	var authURL string
+	require.Eventually(t, func() bool {
+		if m := printed.FindStringSubmatch(c.errOut.String()); m != nil {
+			authURL = m[1]
+		}
+		return authURL != ""
+	}, 10*time.Second, 10*time.Millisecond)
+	callback := signInOverHTTP(t, authURL, nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword)
+	require.True(t, strings.HasPrefix(callback, env[envRedirectURL]+"?"), callback)
+	require.NoError(t, visit(t.Context(), callback))
+	require.Equal(t, exitOK, <-loginDone, c.errOut.String())
+	require.Contains(t, c.out.String(), "Signed in as "+nextidentitytest.DefaultUserSubject)
+}
+
+// signInOverHTTP signs in at a fake provider running as a process (so no
+// nextidentitytest.Browser), as a browser would: it opens authURL, posts
+// the hosted sign-in form, and returns the provider's redirect back to the
+// application without following it.
+func signInOverHTTP(t *testing.T, authURL, email, password string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Get(authURL)
+	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(page))
+	form := regexp.MustCompile(`<form id="signin-form" method="post" action="([^"]+)">\s*<input type="hidden" name="request" value="([^"]+)">`).FindStringSubmatch(string(page))
+	require.NotNil(t, form, "the hosted sign-in form")
+	action, err := resp.Request.URL.Parse(html.UnescapeString(form[1]))
+	require.NoError(t, err)
+	resp, err = hc.PostForm(action.String(), url.Values{
+		"request": {html.UnescapeString(form[2])}, "email": {email}, "password": {password}, "action": {"signin"},
+	})
+	for range 5 { // the provider's own redirects, up to the one that leaves it
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Contains(t, []int{http.StatusFound, http.StatusSeeOther}, resp.StatusCode)
+		next, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+		require.NoError(t, err)
+		if next.Host != action.Host || strings.HasPrefix(next.Path, "/callback") {
+			return next.String()
+		}
+		resp, err = hc.Get(next.String())
+	}
+	t.Fatal("the provider did not redirect back to the application")
+	return ""
 }
