@@ -2,6 +2,8 @@ package nihttp_test
 
 import (
 	"context"
+	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,12 +15,25 @@ import (
 	"github.com/oidc-kit/nextidentity/nihttp"
 )
 
-// bigUser is a user whose custom claim "bio" is n bytes long.
+// bigUser is a user whose custom claim "bio" is n bytes long
+// (noise(n)), so that the session stays large after compression.
 func bigUser(email string, n int) nextidentitytest.User {
 	return nextidentitytest.User{
 		Email: email, Password: "pw-" + email,
-		Claims: map[string]any{"bio": strings.Repeat("x", n)},
+		Claims: map[string]any{"bio": noise(n)},
 	}
+}
+
+// noise is n letters and digits that do not compress much (about 6 bits
+// each), the same for the same n.
+func noise(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	r := rand.New(rand.NewPCG(uint64(n), 1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[r.IntN(len(alphabet))]
+	}
+	return string(b)
 }
 
 // signInAs runs a whole sign-in of u and returns the callback's response.
@@ -91,7 +106,7 @@ func TestCookieStoreSplitsLargeSessions(t *testing.T) {
 			resp, body := b.get(a.url + "/private/x")
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 			require.Equal(t, "hello "+u.Email, body)
-			require.Equal(t, strings.Repeat("x", tc.size), bio(t, b, a), "the claim did not survive the cookies")
+			require.Equal(t, noise(tc.size), bio(t, b, a), "the claim did not survive the cookies")
 		})
 	}
 }
@@ -140,7 +155,7 @@ func TestMemoryStoreTakesLargeSessions(t *testing.T) {
 	require.Len(t, got, 1, "a server-side store needs one cookie")
 	require.Less(t, len(got[sessionCookie]), 100, "the cookie carries only the session id")
 	require.True(t, b.signedIn(a))
-	require.Equal(t, strings.Repeat("x", 20<<10), bio(t, b, a))
+	require.Equal(t, noise(20<<10), bio(t, b, a))
 }
 
 func TestCookieStoreShrinkDeletesChunks(t *testing.T) {
@@ -258,7 +273,7 @@ func TestCookieStoreRefreshTooLarge(t *testing.T) {
 	a, b := apps[0], newBrowser(t)
 	require.Equal(t, http.StatusFound, signInAs(t, b, p, a, u).StatusCode)
 
-	u.Claims = map[string]any{"bio": strings.Repeat("y", 20<<10)} // the profile grew
+	u.Claims = map[string]any{"bio": noise(20<<10 + 1)} // the profile grew
 	p.AddUser(u)
 	p.clock.Advance(nextidentitytest.AccessTokenLifetime + time.Minute)
 	resp, body := b.get(a.url + "/private/x")
@@ -266,4 +281,45 @@ func TestCookieStoreRefreshTooLarge(t *testing.T) {
 	require.NotEqual(t, http.StatusOK, resp.StatusCode, "served a session whose access token expired, its refresh token spent")
 	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 	require.Contains(t, body, "nihttp/redisstore")
+}
+
+// entitledUser is a user whose ID token carries about 1.7 KB of
+// entitlement claims, like a business user with many app permissions.
+func entitledUser() nextidentitytest.User {
+	var ents []string
+	for _, app := range []string{"billing", "reports", "analytics", "crm", "inventory", "support", "payroll"} {
+		for _, right := range []string{"read", "write", "export", "admin", "audit", "approve"} {
+			ents = append(ents, "urn:acme:tenant:4711:app:"+app+":"+right)
+		}
+	}
+	return nextidentitytest.User{
+		Email: "entitled@example.com", Password: "pw-entitled", Name: "Entitled User", EmailVerified: true,
+		Claims: map[string]any{"entitlements": ents},
+	}
+}
+
+// The whole Cookie header a signed-in user's browser sends stays small:
+// the session is compressed, and the raw ID token is not kept beside its
+// claims.
+func TestCookieStoreSmallCookie(t *testing.T) {
+	u := entitledUser()
+	js, err := json.Marshal(u.Claims)
+	require.NoError(t, err)
+	require.InDelta(t, 1700, len(js), 200, "the claims are about 1.7 KB")
+	p, apps := startApps(t, 1, []nextidentitytest.User{u})
+	a, b := apps[0], newBrowser(t)
+	require.Equal(t, http.StatusFound, signInAs(t, b, p, a, u).StatusCode)
+	var parts []string
+	for _, c := range b.cookies(a) {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	header := strings.Join(parts, "; ")
+	t.Logf("Cookie header: %d bytes", len(header))
+	require.LessOrEqual(t, len(header), 2200)
+	require.True(t, b.signedIn(a))
+	s, err := b.sessionOf(a)
+	require.NoError(t, err)
+	var cl struct{ Entitlements []string }
+	require.NoError(t, s.Token.IDToken.Claims(&cl))
+	require.Equal(t, u.Claims["entitlements"], cl.Entitlements)
 }

@@ -2,7 +2,6 @@ package nihttp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -28,7 +27,7 @@ type MemoryStore struct {
 const endedTTL = 10 * time.Minute
 
 type memoryEntry struct {
-	data         []byte // the session as JSON, so no caller shares it
+	s            *Session // a copy (cloneSession), so no caller shares it
 	subject, sid string
 	deadline     time.Time
 }
@@ -45,10 +44,6 @@ func NewMemoryStore() *MemoryStore {
 // EndSessions, or a Save with no time left) is not saved again for ten
 // minutes: Save returns an error wrapping ErrNoSession.
 func (m *MemoryStore) Save(_ context.Context, s *Session, ttl time.Duration) (string, error) {
-	data, err := json.Marshal(s)
-	if err != nil {
-		return "", fmt.Errorf("nihttp: encoding session: %w", err)
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -62,7 +57,7 @@ func (m *MemoryStore) Save(_ context.Context, s *Session, ttl time.Duration) (st
 		m.endLocked(s.ID, now)
 		return s.ID, nil
 	}
-	m.sessions[s.ID] = memoryEntry{data: data, subject: s.Subject, sid: s.SID, deadline: now.Add(ttl)}
+	m.sessions[s.ID] = memoryEntry{s: cloneSession(s), subject: s.Subject, sid: s.SID, deadline: now.Add(ttl)}
 	return s.ID, nil
 }
 
@@ -98,11 +93,7 @@ func (m *MemoryStore) Load(_ context.Context, id string) (*Session, error) {
 	if !ok {
 		return nil, ErrNoSession
 	}
-	var s Session
-	if err := json.Unmarshal(e.data, &s); err != nil {
-		return nil, fmt.Errorf("nihttp: decoding session: %w", err)
-	}
-	return &s, nil
+	return cloneSession(e.s), nil
 }
 
 // Delete implements SessionStore.

@@ -106,17 +106,23 @@ func (s *sealer) open(name, sealed string, max int, v any) error {
 // openBytes opens a value sealed under name, at most max bytes long, and
 // returns its payload; errors as open's.
 func (s *sealer) openBytes(name, sealed string, max int) ([]byte, error) {
+	payload, _, err := s.openExpiry(name, sealed, max)
+	return payload, err
+}
+
+// openExpiry is openBytes that also returns when the value expires.
+func (s *sealer) openExpiry(name, sealed string, max int) ([]byte, time.Time, error) {
 	if len(sealed) > max {
-		return nil, fmt.Errorf("%w: %s is too large", ErrTampered, name)
+		return nil, time.Time{}, fmt.Errorf("%w: %s is too large", ErrTampered, name)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(sealed)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not base64url", ErrTampered, name)
+		return nil, time.Time{}, fmt.Errorf("%w: %s is not base64url", ErrTampered, name)
 	}
 	// Every key is AES-256-GCM, so the layout does not depend on the key.
 	ns := s.aeads[0].NonceSize()
 	if len(raw) < 1+ns+s.aeads[0].Overhead()+8 || raw[0] != sealVersion {
-		return nil, fmt.Errorf("%w: %s is malformed", ErrTampered, name)
+		return nil, time.Time{}, fmt.Errorf("%w: %s is malformed", ErrTampered, name)
 	}
 	var plain []byte
 	for _, aead := range s.aeads {
@@ -128,11 +134,11 @@ func (s *sealer) openBytes(name, sealed string, max int) ([]byte, error) {
 		}
 	}
 	if plain == nil {
-		return nil, fmt.Errorf("%w: %s does not open with any key", ErrTampered, name)
+		return nil, time.Time{}, fmt.Errorf("%w: %s does not open with any key", ErrTampered, name)
 	}
 	expiry := time.Unix(int64(binary.BigEndian.Uint64(plain[:8])), 0)
 	if !s.now().Before(expiry) {
-		return nil, fmt.Errorf("%w: %s expired at %s", ErrExpired, name, expiry.UTC().Format(time.RFC3339))
+		return nil, time.Time{}, fmt.Errorf("%w: %s expired at %s", ErrExpired, name, expiry.UTC().Format(time.RFC3339))
 	}
-	return plain[8:], nil
+	return plain[8:], expiry, nil
 }

@@ -1,0 +1,88 @@
+package nihttp
+
+import (
+	"crypto/sha256"
+	"slices"
+	"sync"
+	"time"
+)
+
+// sessionCacheSize bounds the cookie store's cache of decoded sessions: at
+// most this many entries of a few KB each (a session with its claims).
+const sessionCacheSize = 1024
+
+// sessionCache remembers the sessions the cookie store decoded, keyed by
+// the SHA-256 of the exact sealed cookie value, so that the requests of a
+// signed-in user (whose cookie changes at most once a minute, when its
+// activity is recorded) open and decode it once instead of on every
+// request. Measured, the decoding (the ID token's claims, JSON) is most of
+// a load; see docs/performance.md.
+//
+// An entry is added only after its value opened with a key and decoded: a
+// client cannot plant one, and a value that hits is one that opened, byte
+// for byte. Each hit checks the seal's own expiry again; the handlers
+// check the session's expiry and idle timeout on every load as before.
+// Entries hold copies and hits return copies, so no caller shares a
+// session.
+type sessionCache struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]cachedSession
+}
+
+type cachedSession struct {
+	s       *Session
+	expires time.Time // the seal's expiry
+}
+
+// get returns a copy of the session cached for value, if any and if its
+// seal has not expired at now.
+func (c *sessionCache) get(value string, now time.Time) *Session {
+	k := sha256.Sum256([]byte(value))
+	c.mu.Lock()
+	e, ok := c.m[k]
+	if ok && !now.Before(e.expires) {
+		delete(c.m, k)
+		ok = false
+	}
+	c.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return cloneSession(e.s)
+}
+
+// put caches a copy of s for value, whose seal expires at expires. When the
+// cache is full an arbitrary entry (Go's map order) makes room.
+func (c *sessionCache) put(value string, s *Session, expires time.Time) {
+	k := sha256.Sum256([]byte(value))
+	cp := cloneSession(s)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[[sha256.Size]byte]cachedSession)
+	}
+	if _, ok := c.m[k]; !ok && len(c.m) >= sessionCacheSize {
+		for old := range c.m {
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[k] = cachedSession{s: cp, expires: expires}
+}
+
+// cloneSession copies s deeply enough that changing the copy (its fields,
+// its Token's, its IDToken's, the audience) never changes s. The IDToken's
+// raw claims are shared: nothing ever writes to them.
+func cloneSession(s *Session) *Session {
+	cp := *s
+	if s.Token != nil {
+		t := *s.Token
+		if t.IDToken != nil {
+			idt := *t.IDToken
+			idt.Audience = slices.Clone(idt.Audience)
+			t.IDToken = &idt
+		}
+		cp.Token = &t
+	}
+	return &cp
+}
