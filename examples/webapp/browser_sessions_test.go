@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -49,7 +50,13 @@ func signInOnProviderPage(t *testing.T, ctx context.Context, email, password, wa
 func TestBrowserTwoTabsLargeClaimsAndLogout(t *testing.T) {
 	exe := chromiumPath(t)
 	ta := startApp(t)
-	bio := strings.Repeat("Analytical engines weave algebraic patterns. ", 110) // ~5 KB
+	// ~5 KB that the cookie store's compression cannot shrink much.
+	r := rand.New(rand.NewPCG(5, 5))
+	noise := make([]byte, 5000)
+	for i := range noise {
+		noise[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[r.IntN(62)]
+	}
+	bio := "Analytical engines weave algebraic patterns. " + string(noise)
 	ta.provider.AddUser(nextidentitytest.User{
 		Email: "grace@example.com", Password: "cobol", Name: "Grace Hopper", EmailVerified: true,
 		Claims: map[string]any{"bio": bio},
