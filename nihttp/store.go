@@ -3,6 +3,7 @@ package nihttp
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/oidc-kit/nextidentity"
@@ -36,8 +37,10 @@ var (
 // What a SessionStore returns is trusted: the tokens in it were verified
 // when the session was created or refreshed and are not verified again.
 type Session struct {
-	// ID identifies the session: at least 128 random bits, base64url. For
-	// server-side stores it is what the session cookie carries.
+	// ID identifies the session: at least 128 random bits, base64url. It
+	// is not a credential: MemoryStore's cookie carries the ID alone, but
+	// redisstore's carries it with StoreSecret, and the cookie store's
+	// carries the sealed session.
 	ID string `json:"id"`
 	// Token holds the current tokens; Token.IDToken holds the verified ID
 	// token's claims (Token.IDToken.Claims decodes custom ones). The cookie
@@ -59,7 +62,28 @@ type Session struct {
 	// IdleExpiresAt is when the session ends unless it serves a request
 	// before: LastSeen + Config.IdleTimeout, never after ExpiresAt.
 	IdleExpiresAt time.Time `json:"idle"`
+	// StoreSecret is the secret half of the cookie value of a store that
+	// seals each session under a secret only its cookie carries
+	// (redisstore): Load sets it and Save needs it back, so it travels
+	// with the session (and its copies) and goes nowhere else. Save sets
+	// it on a session that has none. Other stores leave it empty. It is
+	// not part of the session's encoding (its JSON leaves it out), and it
+	// prints and logs as "[redacted]".
+	StoreSecret StoreSecret `json:"-"`
 }
+
+// StoreSecret is a session store's secret for one session (see
+// Session.StoreSecret). fmt and log/slog show it as "[redacted]".
+type StoreSecret string
+
+// String returns "[redacted]", never the secret.
+func (StoreSecret) String() string { return "[redacted]" }
+
+// GoString returns "[redacted]", never the secret.
+func (StoreSecret) GoString() string { return "[redacted]" }
+
+// LogValue returns "[redacted]", never the secret.
+func (StoreSecret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // Deadline is when the session ends if nothing happens: the earlier of
 // ExpiresAt and IdleExpiresAt. Stores keep a session until then.
@@ -81,8 +105,8 @@ func (s *Session) Deadline() time.Time {
 // nihttp/redisstore keeps them in Redis for many instances.
 type SessionStore interface {
 	// Save creates or replaces s and returns the value the session cookie
-	// carries: s.ID for a server-side store, the sealed session for the
-	// cookie store. The store keeps s for ttl (s.Deadline() by the
+	// carries: s.ID for MemoryStore, s.ID and s.StoreSecret for
+	// redisstore, the sealed session for the cookie store. The store keeps s for ttl (s.Deadline() by the
 	// handlers' clock, Config.Now), then forgets it.
 	Save(ctx context.Context, s *Session, ttl time.Duration) (cookieValue string, err error)
 	// Load returns the session a cookie value names, or an error wrapping

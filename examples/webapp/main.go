@@ -124,6 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		if err != nil {
 			return fmt.Errorf("NEXTIDENTITY_REDIS_URL: %w", err)
 		}
+		opts.ContextTimeoutEnabled = true // each store call ends at the store's Timeout
 		rdb := redis.NewClient(opts)
 		defer rdb.Close()
 		store = redisstore.New(rdb, redisstore.Options{})

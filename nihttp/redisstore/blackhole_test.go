@@ -24,10 +24,10 @@ const (
 )
 
 // storeCalls are every method of the store, each as one call.
-func storeCalls(st *redisstore.Store, s *nihttp.Session) map[string]func(context.Context) error {
+func storeCalls(t *testing.T, st *redisstore.Store, s *nihttp.Session) map[string]func(context.Context) error {
 	return map[string]func(context.Context) error{
 		"Save":   func(ctx context.Context) error { _, err := st.Save(ctx, s, time.Hour); return err },
-		"Load":   func(ctx context.Context) error { _, err := st.Load(ctx, "0123456789abcdefghijkl"); return err },
+		"Load":   func(ctx context.Context) error { _, err := st.Load(ctx, unknownCookie(t)); return err },
 		"Delete": func(ctx context.Context) error { return st.Delete(ctx, s) },
 		"Lock":   func(ctx context.Context) error { _, err := st.Lock(ctx, s.ID, time.Minute); return err },
 		"EndSessions": func(ctx context.Context) error {
@@ -46,18 +46,24 @@ func storeCalls(st *redisstore.Store, s *nihttp.Session) map[string]func(context
 // unless ContextTimeoutEnabled.
 func TestBlackHole(t *testing.T) {
 	addr := redistest.BlackHole(t)
-	for name, opts := range map[string]*redis.Options{
-		"default options":         {Addr: addr},
-		"no read timeout":         {Addr: addr, ReadTimeout: -1, WriteTimeout: -1},
-		"context timeout enabled": {Addr: addr, ContextTimeoutEnabled: true},
+	for name, tc := range map[string]struct {
+		opts   *redis.Options
+		direct bool // the client honours deadlines: called without a goroutine
+	}{
+		"default options":                    {&redis.Options{Addr: addr}, false},
+		"no read timeout":                    {&redis.Options{Addr: addr, ReadTimeout: -1, WriteTimeout: -1}, false},
+		"context timeout enabled":            {&redis.Options{Addr: addr, ContextTimeoutEnabled: true}, true},
+		"context timeout, no read timeout":   {&redis.Options{Addr: addr, ContextTimeoutEnabled: true, ReadTimeout: -1}, true},
+		"context timeout, deadlines skipped": {&redis.Options{Addr: addr, ContextTimeoutEnabled: true, ReadTimeout: -2}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			rdb := redis.NewClient(opts)
+			rdb := redis.NewClient(tc.opts)
 			t.Cleanup(func() { _ = rdb.Close() })
 			st := redisstore.New(rdb, redisstore.Options{Timeout: blackHoleTimeout})
+			require.Equal(t, tc.direct, st.Direct())
 			s := storetest.NewSession(t, "user-1", "sid-1")
-			for op, call := range storeCalls(st, s) {
+			for op, call := range storeCalls(t, st, s) {
 				start := time.Now()
 				err := call(context.Background())
 				took := time.Since(start)
@@ -79,7 +85,7 @@ func TestBlackHoleCallerDeadline(t *testing.T) {
 		st := redisstore.New(rdb, redisstore.Options{Timeout: timeout})
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		start := time.Now()
-		_, err := st.Load(ctx, "0123456789abcdefghijkl")
+		_, err := st.Load(ctx, unknownCookie(t))
 		cancel()
 		require.ErrorIs(t, err, nihttp.ErrStoreUnavailable)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -100,7 +106,7 @@ func TestBlackHoleBoundsGoroutines(t *testing.T) {
 	fast := 0
 	for range 2 * redisstore.MaxStuck {
 		start := time.Now()
-		_, err := st.Load(context.Background(), "0123456789abcdefghijkl")
+		_, err := st.Load(context.Background(), unknownCookie(t))
 		require.ErrorIs(t, err, nihttp.ErrStoreUnavailable)
 		if strings.Contains(err.Error(), "still waiting") {
 			require.Less(t, time.Since(start), 20*time.Millisecond, "a call while MaxStuck are stuck fails at once")
@@ -117,7 +123,7 @@ func TestBlackHoleBoundsGoroutines(t *testing.T) {
 	// Closing the client ends the stuck calls.
 	require.NoError(t, rdb.Close())
 	require.Eventually(t, func() bool { return st.Stuck() == 0 }, 5*time.Second, 10*time.Millisecond)
-	_, err := st.Load(context.Background(), "0123456789abcdefghijkl")
+	_, err := st.Load(context.Background(), unknownCookie(t))
 	require.ErrorIs(t, err, nihttp.ErrStoreUnavailable)
 	require.NotContains(t, err.Error(), "still waiting")
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // maxStuck bounds the calls to Redis that answered their caller with a
-// timeout but are still waiting for Redis (see Store.do). Past it, calls
+// timeout but are still waiting for Redis (see do). Past it, calls
 // fail at once instead of starting more goroutines: a Redis that has
 // stopped answering costs at most maxStuck goroutines and connections.
 const maxStuck = 64
@@ -25,13 +27,21 @@ var errStuck = errors.New("too many calls to Redis still waiting for an answer")
 // An op left running keeps the (cancelled) context and ends with
 // go-redis's own timeouts; while maxStuck of them are left running, do
 // fails at once. A failure wraps nihttp.ErrStoreUnavailable with what.
+//
+// A client that applies the context's deadline to everything it waits for
+// (honoursDeadlines) is called directly, on the caller's goroutine: a
+// goroutine per call costs a scheduler hand-off, which on a busy machine
+// is more than the round trip to Redis.
 func do[T any](ctx context.Context, s *Store, what string, op func(ctx context.Context) (T, error)) (T, error) {
 	var zero T
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if s.direct {
+		return op(ctx)
+	}
 	if s.stuck.Load() >= maxStuck {
 		return zero, unavailable(what, errStuck)
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	var state atomic.Int32 // 0 running, 1 returned to the caller, 2 abandoned
 	done := make(chan result[T], 1)
 	go func() {
@@ -59,4 +69,22 @@ func do[T any](ctx context.Context, s *Store, what string, op func(ctx context.C
 type result[T any] struct {
 	v   T
 	err error
+}
+
+// honoursDeadlines reports whether rdb applies a context's deadline to its
+// dials, pool waits, socket reads and writes and retry back-offs: a
+// *redis.Client (one server, or Sentinel's failover client) or a
+// *redis.ClusterClient with ContextTimeoutEnabled and socket deadlines not
+// disabled (a ReadTimeout or WriteTimeout of -2, which go-redis keeps as -1
+// once normalised, sets no deadline at all).
+func honoursDeadlines(rdb redis.UniversalClient) bool {
+	switch c := rdb.(type) {
+	case *redis.Client:
+		o := c.Options()
+		return o.ContextTimeoutEnabled && o.ReadTimeout >= 0 && o.WriteTimeout >= 0
+	case *redis.ClusterClient:
+		o := c.Options()
+		return o.ContextTimeoutEnabled && o.ReadTimeout >= 0 && o.WriteTimeout >= 0
+	}
+	return false
 }

@@ -29,7 +29,7 @@ func requireAllUnavailable(t *testing.T, st *redisstore.Store, s *nihttp.Session
 	}
 	_, err := st.Save(ctx, s, time.Hour)
 	check("Save", err)
-	got, err := st.Load(ctx, s.ID)
+	got, err := st.Load(ctx, unknownCookie(t))
 	check("Load", err)
 	require.Nil(t, got)
 	check("Delete", st.Delete(ctx, s))

@@ -23,6 +23,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	opt.ContextTimeoutEnabled = true // calls end at the store's Timeout, with no goroutine each
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	store := redisstore.New(rdb, redisstore.Options{KeyPrefix: "myapp:"})

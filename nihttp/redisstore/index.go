@@ -24,21 +24,19 @@ return {added, redis.call('SCARD', KEYS[1])}
 `)
 
 // endIfMatch ends the session KEYS[1] (replacing it with the tombstone
-// ARGV[5] for ARGV[6] ms) if its field ARGV[1] ("sub" or "sid") is ARGV[2]
-// and, when ARGV[3] is not empty, its field ARGV[3] is ARGV[4]. It returns {1, sub, sid} when it deleted the session,
-// {2, sub, sid} when the session belongs to the index but not to the other
-// field, and {0} when the session is gone or no longer belongs to the index
-// (its member is stale).
+// ARGV[5] for ARGV[6] ms) if the hash of its field ARGV[1] ("sub" or
+// "sid", read from the sealed value's clear header, whose first byte is
+// ARGV[7]) is ARGV[2] and, when ARGV[3] is not empty, the hash of its
+// field ARGV[3] is ARGV[4]. It returns {1, hsub, hsid} when it ended the
+// session, {2} when the session belongs to the index but not to the
+// other field, and {0} when the session is gone or no longer belongs to
+// the index (its member is stale).
 var endIfMatch = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
-if not v then return {0} end
-local ok, s = pcall(cjson.decode, v)
-if not ok or type(s) ~= 'table' then return {0} end
-local f = {sub = s['sub'], sid = s['sid']}
-if type(f.sub) ~= 'string' then f.sub = '' end
-if type(f.sid) ~= 'string' then f.sid = '' end
+if not v or string.len(v) < 65 or string.sub(v, 1, 1) ~= ARGV[7] then return {0} end
+local f = {sub = string.sub(v, 2, 33), sid = string.sub(v, 34, 65)}
 if f[ARGV[1]] ~= ARGV[2] then return {0} end
-if ARGV[3] ~= '' and f[ARGV[3]] ~= ARGV[4] then return {2, f.sub, f.sid} end
+if ARGV[3] ~= '' and f[ARGV[3]] ~= ARGV[4] then return {2} end
 redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[6])
 return {1, f.sub, f.sid}
 `)
@@ -56,11 +54,12 @@ func (s *Store) EndSessions(ctx context.Context, subject, sid string) (int, erro
 	if subject == "" && sid == "" {
 		return 0, errEndArgs
 	}
-	idx, field, value, other, otherValue := s.subjectKey(subject), "sub", subject, "", ""
+	hsub, hsid := fieldHash(subHashDomain, subject), fieldHash(sidHashDomain, sid)
+	idx, field, value, other, otherValue := s.subjectKey(hsub), "sub", string(hsub[:]), "", ""
 	if sid != "" {
-		idx, field, value = s.sidKey(sid), "sid", sid
+		idx, field, value = s.sidKey(hsid), "sid", string(hsid[:])
 		if subject != "" {
-			other, otherValue = "sub", subject
+			other, otherValue = "sub", string(hsub[:])
 		}
 	}
 	return do(ctx, s, "ending sessions", func(ctx context.Context) (int, error) {
@@ -69,7 +68,8 @@ func (s *Store) EndSessions(ctx context.Context, subject, sid string) (int, erro
 }
 
 // endSessions is EndSessions once its arguments are checked: it ends the
-// sessions of index set idx whose field is value (and other otherValue).
+// sessions of index set idx whose field hashes to value (and other to
+// otherValue). The set's members are the sessions' idHash.
 func (s *Store) endSessions(ctx context.Context, idx, field, value, other, otherValue string) (int, error) {
 	ids, err := s.rdb.SMembers(ctx, idx).Result()
 	if err != nil {
@@ -81,16 +81,25 @@ func (s *Store) endSessions(ctx context.Context, idx, field, value, other, other
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(ids))
 	for i, id := range ids {
+		if !validMember(id) {
+			continue // not written by this store: removed below
+		}
 		cmds[i] = endIfMatch.Eval(ctx, pipe, []string{s.sessionKey(id)}, field, value, other, otherValue,
-			tombstone, tombstoneTTL.Milliseconds())
+			tombstone, tombstoneTTL.Milliseconds(), string([]byte{sealVersion}))
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, unavailable("ending sessions", err)
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return 0, unavailable("ending sessions", err)
+		}
 	}
 
 	n := 0
 	pipe = s.rdb.Pipeline()
 	for i, c := range cmds {
+		if c == nil {
+			pipe.SRem(ctx, idx, ids[i])
+			continue
+		}
 		r, err := c.Slice()
 		if err != nil || len(r) == 0 {
 			return n, unavailable("ending sessions", errors.Join(err, errors.New("unexpected script reply")))
@@ -103,12 +112,18 @@ func (s *Store) endSessions(ctx context.Context, idx, field, value, other, other
 			pipe.SRem(ctx, idx, ids[i])
 			// Its entry in the other index is removed too.
 			if len(r) == 3 {
-				if field == "sub" {
-					if v, _ := r[2].(string); v != "" {
-						pipe.SRem(ctx, s.sidKey(v), ids[i])
+				other := r[2]
+				if field == "sid" {
+					other = r[1]
+				}
+				var h [hashLen]byte
+				if v, _ := other.(string); len(v) == hashLen && v != string(h[:]) {
+					copy(h[:], v)
+					if field == "sub" {
+						pipe.SRem(ctx, s.sidKey(h), ids[i])
+					} else {
+						pipe.SRem(ctx, s.subjectKey(h), ids[i])
 					}
-				} else if v, _ := r[1].(string); v != "" {
-					pipe.SRem(ctx, s.subjectKey(v), ids[i])
 				}
 			}
 		}
@@ -131,14 +146,18 @@ func (s *Store) prune(ctx context.Context, idx string) error {
 	pipe := s.rdb.Pipeline()
 	exists := make([]*redis.IntCmd, len(ids))
 	for i, id := range ids {
-		exists[i] = pipe.Exists(ctx, s.sessionKey(id))
+		if validMember(id) {
+			exists[i] = pipe.Exists(ctx, s.sessionKey(id))
+		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return unavailable("pruning index", err)
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return unavailable("pruning index", err)
+		}
 	}
 	var gone []any
 	for i, c := range exists {
-		if c.Val() == 0 {
+		if c == nil || c.Val() == 0 {
 			gone = append(gone, ids[i])
 		}
 	}
@@ -149,4 +168,10 @@ func (s *Store) prune(ctx context.Context, idx string) error {
 		return unavailable("pruning index", err)
 	}
 	return nil
+}
+
+// validMember reports whether an index member can be an idHash, so that
+// nothing else is made into a key.
+func validMember(m string) bool {
+	return len(m) == idHashLen && validID(m)
 }

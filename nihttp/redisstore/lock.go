@@ -34,7 +34,7 @@ func (s *Store) Lock(ctx context.Context, id string, ttl time.Duration) (func(),
 	b := make([]byte, 16)
 	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
 	token := base64.RawURLEncoding.EncodeToString(b)
-	key := s.lockKey(id)
+	key := s.lockKey(idHash(id))
 	ok, err := do(ctx, s, "taking refresh lock", func(ctx context.Context) (bool, error) {
 		ok, err := s.rdb.SetNX(ctx, key, token, ms(ttl)).Result()
 		if err != nil {

@@ -103,8 +103,9 @@ func TestLoadIsOneRoundTrip(t *testing.T) {
 		trips int
 		err   error
 	}{
-		{"live session", s.ID, 1, nil},
-		{"unknown session", storetest.NewID(t), 1, nihttp.ErrNoSession},
+		{"live session", redisstore.CookieOf(s), 1, nil},
+		{"unknown session", unknownCookie(t), 1, nihttp.ErrNoSession},
+		{"the session ID alone", s.ID, 0, nihttp.ErrNoSession},
 		{"not a session ID", "no such {id}", 0, nihttp.ErrNoSession},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,7 +140,7 @@ func TestCommandsTouchOneKey(t *testing.T) {
 		require.NoError(t, err)
 		sessions = append(sessions, s)
 	}
-	_, err := st.Load(ctx, sessions[0].ID)
+	_, err := st.Load(ctx, redisstore.CookieOf(sessions[0]))
 	require.NoError(t, err)
 	require.NoError(t, st.Delete(ctx, sessions[0]))
 	unlock, err := st.Lock(ctx, sessions[1].ID, time.Minute)

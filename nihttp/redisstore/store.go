@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -70,6 +69,7 @@ type Store struct {
 	prefix, replayPrefix string
 	timeout              time.Duration
 	stuck                atomic.Int64 // calls left waiting for Redis (see do)
+	direct               bool         // rdb honours deadlines: no goroutine per call (see do)
 }
 
 var (
@@ -90,13 +90,22 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	return &Store{rdb: rdb, prefix: opts.KeyPrefix, replayPrefix: opts.ReplayKeyPrefix, timeout: opts.Timeout}
+	return &Store{rdb: rdb, prefix: opts.KeyPrefix, replayPrefix: opts.ReplayKeyPrefix, timeout: opts.Timeout,
+		direct: honoursDeadlines(rdb)}
 }
 
-func (s *Store) sessionKey(id string) string  { return s.prefix + "s:" + id }
-func (s *Store) lockKey(id string) string     { return s.prefix + "l:" + id }
-func (s *Store) subjectKey(sub string) string { return s.prefix + "u:" + sub }
-func (s *Store) sidKey(sid string) string     { return s.prefix + "p:" + sid }
+// The keys of a session, of its refresh lock and of the index sets are
+// named by one-way hashes (see seal.go): h is idHash(session ID), hsub and
+// hsid are fieldHash of a subject and a sid. The previous version's keys
+// (s:, l:, u:, p:) are left to expire.
+func (s *Store) sessionKey(h string) string { return s.prefix + "sess:" + h }
+func (s *Store) lockKey(h string) string    { return s.prefix + "lock:" + h }
+func (s *Store) subjectKey(hsub [hashLen]byte) string {
+	return s.prefix + "sub:" + b64.EncodeToString(hsub[:])
+}
+func (s *Store) sidKey(hsid [hashLen]byte) string {
+	return s.prefix + "sid:" + b64.EncodeToString(hsid[:])
+}
 
 // bound applies Options.Timeout to ctx.
 func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -137,9 +146,10 @@ func ms(d time.Duration) time.Duration {
 	return max(time.Millisecond, (d + time.Millisecond - 1).Truncate(time.Millisecond))
 }
 
-// Save implements nihttp.SessionStore: the session is kept for ttl and
-// indexed by its Subject and SID. A ttl that is not positive deletes it.
-// The returned cookie value is sess.ID.
+// Save implements nihttp.SessionStore: the session is sealed under
+// sess.StoreSecret (a new random one when it has none, set on sess) and
+// kept for ttl, indexed by its Subject and SID. A ttl that is not positive
+// deletes it. The returned cookie value is sess.ID and sess.StoreSecret.
 //
 // A session that was ended (Delete, EndSessions, or a Save with no time
 // left) is not saved again for ten minutes: Save returns an error wrapping
@@ -150,23 +160,33 @@ func (s *Store) Save(ctx context.Context, sess *nihttp.Session, ttl time.Duratio
 	if sess == nil || !validID(sess.ID) {
 		return "", errBadID
 	}
-	if ttl <= 0 {
-		return sess.ID, s.Delete(ctx, sess)
+	if sess.StoreSecret == "" {
+		sess.StoreSecret = newSecret()
 	}
-	data, err := json.Marshal(sess)
+	secret, ok := decodeSecret(string(sess.StoreSecret))
+	if !ok {
+		return "", errBadSecret
+	}
+	value := joinCookie(sess.ID, sess.StoreSecret)
+	if ttl <= 0 {
+		return value, s.Delete(ctx, sess)
+	}
+	plain, err := encodeSession(sess)
 	if err != nil {
 		return "", fmt.Errorf("redisstore: encoding session: %w", err)
 	}
+	h := idHash(sess.ID)
+	key := s.sessionKey(h)
+	data := seal(key, secret, fieldHash(subHashDomain, sess.Subject), fieldHash(sidHashDomain, sess.SID), plain)
 	ttl = ms(ttl)
-	key, idx := s.sessionKey(sess.ID), s.indexKeys(sess)
-	member := sess.ID
+	idx := s.indexKeys(sess)
 	_, err = do(ctx, s, "saving session", func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, s.save(ctx, key, data, ttl, idx, member)
+		return struct{}{}, s.save(ctx, key, data, ttl, idx, h)
 	})
 	if err != nil {
 		return "", err
 	}
-	return sess.ID, nil
+	return value, nil
 }
 
 // save is Save's commands: the session data under key and member in the
@@ -200,22 +220,27 @@ func (s *Store) save(ctx context.Context, key string, data []byte, ttl time.Dura
 func (s *Store) indexKeys(sess *nihttp.Session) []string {
 	var keys []string
 	if sess.Subject != "" {
-		keys = append(keys, s.subjectKey(sess.Subject))
+		keys = append(keys, s.subjectKey(fieldHash(subHashDomain, sess.Subject)))
 	}
 	if sess.SID != "" {
-		keys = append(keys, s.sidKey(sess.SID))
+		keys = append(keys, s.sidKey(fieldHash(sidHashDomain, sess.SID)))
 	}
 	return keys
 }
 
-// Load implements nihttp.SessionStore with one GET. A value that cannot be
-// a session ID is nihttp.ErrNoSession without asking Redis.
+// Load implements nihttp.SessionStore with one GET, and opens the sealed
+// value with the cookie's secret. A value that cannot be a cookie of this
+// store (the previous version's, which carried the session ID alone,
+// included) is nihttp.ErrNoSession without asking Redis; so is a stored
+// value that does not open with the cookie's secret.
 func (s *Store) Load(ctx context.Context, cookieValue string) (*nihttp.Session, error) {
-	if !validID(cookieValue) {
+	id, secret, encoded, ok := splitCookie(cookieValue)
+	if !ok {
 		return nil, nihttp.ErrNoSession
 	}
+	key := s.sessionKey(idHash(id))
 	data, err := do(ctx, s, "loading session", func(ctx context.Context) ([]byte, error) {
-		data, err := s.rdb.Get(ctx, s.sessionKey(cookieValue)).Bytes()
+		data, err := s.rdb.Get(ctx, key).Bytes()
 		if errors.Is(err, redis.Nil) {
 			return nil, nihttp.ErrNoSession
 		}
@@ -227,28 +252,24 @@ func (s *Store) Load(ctx context.Context, cookieValue string) (*nihttp.Session, 
 	if err != nil {
 		return nil, err
 	}
-	if string(data) == tombstone {
-		return nil, nihttp.ErrNoSession
+	sess, err := openSession(key, id, secret, data)
+	if err != nil {
+		return nil, err
 	}
-	var sess nihttp.Session
-	if err := json.Unmarshal(data, &sess); err != nil {
-		return nil, fmt.Errorf("redisstore: stored session cannot be decoded (%v): %w", err, nihttp.ErrNoSession)
-	}
-	if sess.ID != cookieValue {
-		return nil, fmt.Errorf("redisstore: stored session has another ID: %w", nihttp.ErrNoSession)
-	}
-	return &sess, nil
+	sess.StoreSecret = nihttp.StoreSecret(encoded)
+	return sess, nil
 }
 
 // Delete implements nihttp.SessionStore: it removes the session and its
-// index entries. The session's key keeps a small tombstone for ten minutes
+// index entries (it needs sess.ID, Subject and SID, not StoreSecret). The session's key keeps a small tombstone for ten minutes
 // so that it cannot be saved again (see Save). Deleting a missing session
 // is not an error.
 func (s *Store) Delete(ctx context.Context, sess *nihttp.Session) error {
 	if sess == nil || !validID(sess.ID) {
 		return nil // nothing by that ID can exist
 	}
-	key, idx, member := s.sessionKey(sess.ID), s.indexKeys(sess), sess.ID
+	member := idHash(sess.ID)
+	key, idx := s.sessionKey(member), s.indexKeys(sess)
 	_, err := do(ctx, s, "deleting session", func(ctx context.Context) (struct{}, error) {
 		pipe := s.rdb.Pipeline()
 		pipe.Set(ctx, key, tombstone, tombstoneTTL)

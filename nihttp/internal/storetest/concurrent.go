@@ -37,10 +37,10 @@ func testConcurrent(t *testing.T, st nihttp.ServerStore) {
 		wg.Go(func() {
 			kept := 0
 			for i, s := range sessions[w] {
-				if _, err := st.Save(ctx, s, hour); !assert.NoError(t, err) {
+				if _, err := saveValue(ctx, st, s, hour); !assert.NoError(t, err) {
 					return
 				}
-				got, err := st.Load(ctx, s.ID)
+				got, err := st.Load(ctx, Cookie(s.ID))
 				if !assert.NoError(t, err) || !assert.Equal(t, s.Subject, got.Subject) {
 					return
 				}
@@ -48,7 +48,7 @@ func testConcurrent(t *testing.T, st nihttp.ServerStore) {
 					if !assert.NoError(t, st.Delete(ctx, s)) {
 						return
 					}
-					_, err = st.Load(ctx, s.ID)
+					_, err = st.Load(ctx, Cookie(s.ID))
 					assert.ErrorIs(t, err, nihttp.ErrNoSession)
 				} else {
 					kept++
@@ -56,9 +56,9 @@ func testConcurrent(t *testing.T, st nihttp.ServerStore) {
 
 				mine := *shared
 				mine.Token = NewToken(t, fmt.Sprintf("writer-%d-%d", w, i), "sid-shared")
-				_, err = st.Save(ctx, &mine, hour)
+				_, err = saveValue(ctx, st, &mine, hour)
 				assert.NoError(t, err)
-				got, err = st.Load(ctx, shared.ID)
+				got, err = st.Load(ctx, Cookie(shared.ID))
 				if assert.NoError(t, err) {
 					assert.Equal(t, shared.ID, got.ID)
 				}
@@ -82,7 +82,7 @@ func testConcurrent(t *testing.T, st nihttp.ServerStore) {
 	wg.Wait()
 	require.Positive(t, acquired.Load())
 	requireGone(t, st, sessions[0][1].ID)
-	got, err := st.Load(ctx, shared.ID)
+	got, err := st.Load(ctx, Cookie(shared.ID))
 	require.NoError(t, err)
 	require.Contains(t, got.Token.AccessToken, "at-writer-")
 }
