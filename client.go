@@ -1,11 +1,3 @@
-// Package nextidentity is an OpenID Connect relying-party client for Next
-// Identity, a hosted OpenID Connect provider.
-//
-// A Client builds authorization URLs (with state, nonce and PKCE), handles the
-// redirect back, exchanges the authorization code at the token endpoint,
-// verifies the returned ID token, refreshes tokens and calls the userinfo
-// endpoint. Provider error bodies become *Error values that match the
-// package's sentinel errors with errors.Is.
 package nextidentity
 
 import (
@@ -435,7 +427,10 @@ func (c *Client) newProvider(md *providerMetadata) (*provider, error) {
 	return p, nil
 }
 
-// Close stops the background JWKS refresh. It is safe to call more than once.
+// Close stops the background JWKS refresh. It is safe to call more than
+// once, and calls after it that need new keys fetch them without a
+// background refresh. It always returns nil: the error result lets a Client
+// be an io.Closer.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		if c.lazy != nil {

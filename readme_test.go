@@ -18,13 +18,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestReadmeSnippetsCompile extracts every ```go block of README.md and
-// builds it against this module, so the README cannot drift from the API.
+// TestReadmeSnippetsCompile extracts every ```go block of README.md and of
+// every page under docs/, and builds them against this module, so the
+// documentation cannot drift from the API. Each page's blocks form one
+// package of their own.
 //
 // A block that starts with a declaration (func, type, var, const) is a
 // complete file and must stand alone. Any other block is the body of a
 // function that returns an error and is given these variables, which the
-// README's prose takes for granted:
+// pages' prose takes for granted:
 //
 //	ctx          context.Context
 //	key          []byte                     // nihttp sealing key
@@ -40,28 +42,49 @@ import (
 //
 // Variables a body declares and never reads (an example showing what a call
 // returns) are not an error. Imports are added for the packages a block
-// names. Compiler errors point at README.md's lines.
+// names. Compiler errors point at the page's lines.
 func TestReadmeSnippetsCompile(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command builds the snippets")
 
-	snippets := readmeSnippets(t, "README.md")
-	require.NotEmpty(t, snippets)
-
+	pages := docPages(t)
 	// A directory inside the module, so the module's packages and its
 	// go.mod requirements resolve; "_" keeps it out of ./... patterns.
 	dir, err := os.MkdirTemp(".", "_readme_snippets_")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	abs, err := filepath.Abs("README.md")
-	require.NoError(t, err)
-	for i, s := range snippets {
-		src := snippetFile(t, i, s, abs)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("snippet%d.go", i)), src, 0o644))
+	total := 0
+	var pkgs []string
+	for p, page := range pages {
+		snippets := readmeSnippets(t, page)
+		total += len(snippets)
+		abs, err := filepath.Abs(page)
+		require.NoError(t, err)
+		if len(snippets) == 0 {
+			continue
+		}
+		pkg := filepath.Join(dir, fmt.Sprintf("page%d", p))
+		require.NoError(t, os.Mkdir(pkg, 0o755))
+		// Named one by one: a "..." pattern skips directories whose
+		// names start with "_", and would match nothing.
+		pkgs = append(pkgs, "./"+filepath.ToSlash(pkg))
+		for i, s := range snippets {
+			src := snippetFile(t, i, s, abs)
+			require.NoError(t, os.WriteFile(filepath.Join(pkg, fmt.Sprintf("snippet%d.go", i)), src, 0o644))
+		}
 	}
-	cmd := exec.Command(goBin, "build", "./"+filepath.Base(dir))
+	require.NotZero(t, total)
+	cmd := exec.Command(goBin, append([]string{"build"}, pkgs...)...)
 	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "README.md snippets do not compile:\n%s", out)
+	require.NoError(t, err, "documentation snippets do not compile:\n%s", out)
+}
+
+// docPages are README.md and the pages under docs/.
+func docPages(t *testing.T) []string {
+	t.Helper()
+	pages, err := filepath.Glob("docs/*.md")
+	require.NoError(t, err)
+	return append([]string{"README.md"}, pages...)
 }
 
 // readmeSnippet is one ```go block and the README line of its first line.
@@ -118,6 +141,11 @@ var snippetImports = map[string]string{
 	"oauth2":           "golang.org/x/oauth2",
 	"httptest":         "net/http/httptest",
 	"signal":           "os/signal",
+	"account":          "github.com/oidc-kit/nextidentity/account",
+	"cookiejar":        "net/http/cookiejar",
+	"hex":              "encoding/hex",
+	"io":               "io",
+	"strings":          "strings",
 }
 
 var declStart = regexp.MustCompile(`^(func|type|var|const)\b`)
@@ -168,7 +196,7 @@ func declaredNames(t *testing.T, s readmeSnippet) []string {
 	t.Helper()
 	src := "package p\nfunc _() {\n" + s.code + "\n}\n"
 	f, err := parser.ParseFile(token.NewFileSet(), "", src, 0)
-	require.NoError(t, err, "README.md:%d: block does not parse as a function body", s.line)
+	require.NoError(t, err, "line %d: block does not parse as a function body", s.line)
 	var names []string
 	add := func(id *ast.Ident) {
 		if id.Name != "_" && !slices.Contains(names, id.Name) {
