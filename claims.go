@@ -210,6 +210,9 @@ func parseUpdatedAt(raw []byte) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
+	if t, ok := fastUpdatedAt(s, time.Local); ok {
+		return t, nil
+	}
 	for _, layout := range updatedAtLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, nil
@@ -326,4 +329,73 @@ func foldedMatch(key []byte, names [][]byte) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// fastUpdatedAt parses the provider's own updated_at format with a UTC
+// offset, "2021-01-07 20:44:35.176625 +0000" (fraction optional, 1 to 9
+// digits), without time.Parse, which took a tenth of an HS256
+// verification. It gives exactly what time.ParseInLocation gives for that
+// layout in local (time.Parse: time.Local), and false for anything else
+// (another offset, a field out of range), which then goes through
+// time.Parse as before.
+func fastUpdatedAt(s string, local *time.Location) (time.Time, bool) {
+	const tail = " +0000"
+	if len(s) < 19+len(tail) || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' ||
+		s[len(s)-len(tail):] != tail {
+		return time.Time{}, false
+	}
+	num := func(b string) (int, bool) {
+		n := 0
+		for i := 0; i < len(b); i++ {
+			c := b[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(s[0:4])
+	month, ok2 := num(s[5:7])
+	day, ok3 := num(s[8:10])
+	hour, ok4 := num(s[11:13])
+	minute, ok5 := num(s[14:16])
+	sec, ok6 := num(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
+		day > daysIn(time.Month(month), year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if frac := s[19 : len(s)-len(tail)]; frac != "" {
+		digits := frac[1:]
+		if frac[0] != '.' || len(digits) < 1 || len(digits) > 9 {
+			return time.Time{}, false
+		}
+		n, ok := num(digits)
+		if !ok {
+			return time.Time{}, false
+		}
+		for range 9 - len(digits) {
+			n *= 10
+		}
+		nsec = n
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	// As time.Parse does for a numeric offset: the local zone when its
+	// offset at that instant is the same, else a fixed zone with no name.
+	if _, off := t.In(local).Zone(); off == 0 {
+		return t.In(local), true
+	}
+	return t.In(time.FixedZone("", 0)), true
+}
+
+// daysIn is the number of days of month m in year.
+func daysIn(m time.Month, year int) int {
+	if m == time.February {
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 31 - int(m-1)%7%2
 }

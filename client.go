@@ -203,6 +203,7 @@ type Client struct {
 	closeOnce sync.Once
 	headers   sync.Map // JOSE header segment -> *joseHeader, see jws.go
 	nHeaders  atomic.Int32
+	macs      hmacVerifiers // keyed HMAC states for HS* ID tokens, see hmac.go
 
 	atCache          *tokenCache // accepted access tokens, see tokencache.go
 	introspectionTTL time.Duration

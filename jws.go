@@ -178,7 +178,7 @@ func (c *Client) cacheHeader(seg string, hdr *joseHeader) {
 // or EC public key can never serve as an HMAC secret.
 func (c *Client) verifySignature(ctx context.Context, p *provider, m jwt.SigningMethod, hdr *joseHeader, signed string, sig []byte, umbrella error) (*keys.Key, error) {
 	if strings.HasPrefix(hdr.Alg, "HS") {
-		if m.Verify(signed, sig, c.secret) != nil {
+		if !c.macs.verify(hdr.Alg, c.secret, signed, sig) {
 			return nil, invalidToken(umbrella, ErrInvalidSignature, "%s signature does not verify with the client secret", hdr.Alg)
 		}
 		return nil, nil
