@@ -160,7 +160,7 @@ func isB64Token(s string) bool {
 // bearerStatus maps a VerifyAccessToken error to the response status.
 func bearerStatus(err error) int {
 	switch {
-	case errors.Is(err, nextidentity.ErrProviderUnreachable),
+	case errors.Is(err, nextidentity.ErrProviderUnreachable), errors.Is(err, nextidentity.ErrProviderUnavailable),
 		errors.Is(err, nextidentity.ErrResponseTooLarge),
 		errors.Is(err, nextidentity.ErrMalformedResponse):
 		return http.StatusServiceUnavailable

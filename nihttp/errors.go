@@ -15,10 +15,15 @@ import (
 //     it (login cookie missing, tampered or expired; state, code or iss);
 //   - 429 when a sign-in loop was stopped;
 //   - 502 when the provider failed or sent something the library rejected;
-//   - 503 when the session store cannot answer;
+//   - 503 when the session store cannot answer, or the provider is not
+//     known yet (nextidentity.ErrProviderUnavailable: with LazyDiscovery,
+//     its discovery document could not be read so far);
 //   - 500 otherwise (ErrSessionTooLarge among them: a deployment problem).
 func StatusCode(err error) int {
 	switch {
+	case errors.Is(err, nextidentity.ErrProviderUnavailable):
+		// First: its cause may be a provider error (ErrProvider).
+		return http.StatusServiceUnavailable
 	case errors.Is(err, nextidentity.ErrAccessDenied), errors.Is(err, nextidentity.ErrLoginRequired),
 		errors.Is(err, ErrCrossSite):
 		return http.StatusForbidden
@@ -52,6 +57,9 @@ func UserMessage(err error) string {
 	case http.StatusBadGateway:
 		return "The identity provider could not complete the sign-in. Please try again."
 	case http.StatusServiceUnavailable:
+		if errors.Is(err, nextidentity.ErrProviderUnavailable) {
+			return "The sign-in service is unavailable right now. Please try again in a moment."
+		}
 		return "Sessions are unavailable right now. Please try again in a moment."
 	}
 	if errors.Is(err, ErrSessionTooLarge) {
@@ -62,8 +70,11 @@ func UserMessage(err error) string {
 }
 
 // DefaultOnError answers with StatusCode(err) and UserMessage(err) as plain
-// text.
+// text, with a Retry-After header when the provider is unavailable.
 func DefaultOnError(w http.ResponseWriter, r *http.Request, err error) {
+	if s := retryAfter(err); s != "" {
+		w.Header().Set("Retry-After", s)
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")

@@ -246,11 +246,19 @@ func setDefault[T comparable](v *T, def T) {
 // Login starts a sign-in: it seals a fresh authorization request into a
 // login cookie of its own (so sign-ins in several tabs each finish) and
 // redirects to the provider. A "return_to" query parameter that is a local
-// path ("/orders?id=1") is where the callback returns. When the store is
-// a Pinger and cannot answer, Login answers 503 (ErrStoreUnavailable)
-// instead.
+// path ("/orders?id=1") is where the callback returns. When the provider
+// is unavailable (nextidentity.ErrProviderUnavailable, with
+// LazyDiscovery) or the store is a Pinger and cannot answer
+// (ErrStoreUnavailable), Login answers 503 instead (through OnError).
 func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	// With LazyDiscovery the provider may not be known yet: find it with
+	// the request's context, and answer 503 (before the loop guard counts
+	// a sign-in) while it cannot be.
+	if err := h.cfg.Client.Discover(r.Context()); err != nil {
+		h.cfg.OnError(w, r, err)
+		return
+	}
 	if p, ok := h.store.(Pinger); ok {
 		if err := p.Ping(r.Context()); err != nil {
 			if !errors.Is(err, ErrStoreUnavailable) {
@@ -335,8 +343,17 @@ func (h *Handlers) countLogin(w http.ResponseWriter, r *http.Request) error {
 // Every other failure goes to OnError, with an error that wraps
 // ErrNoLoginState, ErrTampered, ErrExpired, ErrSessionTooLarge,
 // ErrStoreUnavailable or one of nextidentity's sentinels.
+// While the provider is unavailable (nextidentity.ErrProviderUnavailable,
+// with LazyDiscovery) it answers that way before it spends the login
+// cookie, so a reload can finish the sign-in once the provider is back.
 func (h *Handlers) Callback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	// While the provider is unavailable (LazyDiscovery), answer before the
+	// login cookie is spent, so a reload can finish the sign-in later.
+	if err := h.cfg.Client.Discover(r.Context()); err != nil {
+		h.cfg.OnError(w, r, err)
+		return
+	}
 	returnTo := h.cfg.DefaultReturnTo
 	st, err := h.loginState(w, r)
 	if st != nil && st.ReturnTo != "" {
@@ -464,6 +481,10 @@ func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.clearSessionCookies(w, r)
+	// LogoutURL waits for discovery without a context: try it with the
+	// request's; while the provider is unavailable the URL falls back to
+	// ISSUER/endsession.
+	_ = h.cfg.Client.Discover(r.Context())
 	if h.cfg.OnLogout != nil {
 		h.cfg.OnLogout(w, r, s)
 	}
