@@ -2,6 +2,7 @@ package nextidentity
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,6 +40,7 @@ const (
 	DefaultHTTPTimeout      = 30 * time.Second
 	DefaultJWKSRefresh      = time.Hour
 	DefaultJWKSUnknownKID   = 5 * time.Minute
+	DefaultRefreshMargin    = 30 * time.Second
 )
 
 // Config configures a Client. Issuer and ClientID are required, and
@@ -165,6 +167,14 @@ type Config struct {
 	// Redis store), or a token replayed to another instance is accepted.
 	ReplayCache ReplayCache
 
+	// RefreshMargin is how long before its Expiry a token is renewed: by
+	// TokenSource, by ClientCredentialsTokenSource and by nihttp's
+	// sessions (which read Client.RefreshMargin). Zero means
+	// DefaultRefreshMargin; a negative value means no margin (a token is
+	// renewed once expired). Keep it well under the provider's token
+	// lifetime, or every call renews.
+	RefreshMargin time.Duration
+
 	// LazyDiscovery makes New return without any request: the discovery
 	// document is read on first use (AuthCodeURL, Exchange, VerifyIDToken,
 	// Discover, Ready, ...), once for all concurrent callers, and the keys
@@ -199,6 +209,7 @@ type Client struct {
 	log       *slog.Logger
 	now       func() time.Time
 	leeway    time.Duration
+	margin    time.Duration // Config.RefreshMargin with its default applied
 	limit     int64
 	closeOnce sync.Once
 	headers   sync.Map // JOSE header segment -> *joseHeader, see jws.go
@@ -283,6 +294,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if c.limit <= 0 {
 		c.limit = DefaultMaxResponseBytes
 	}
+	c.margin = max(0, cmp.Or(cfg.RefreshMargin, DefaultRefreshMargin))
 	c.http = cfg.HTTPClient
 	if c.http == nil {
 		c.http = &http.Client{Timeout: DefaultHTTPTimeout}
@@ -446,6 +458,10 @@ func (c *Client) Close() error {
 
 // Issuer returns the configured issuer, exactly as matched against "iss".
 func (c *Client) Issuer() string { return c.cfg.Issuer }
+
+// RefreshMargin returns Config.RefreshMargin with its default applied: how
+// long before its Expiry a token is renewed (never negative).
+func (c *Client) RefreshMargin() time.Duration { return c.margin }
 
 // ClientID returns the configured client id.
 func (c *Client) ClientID() string { return c.cfg.ClientID }

@@ -41,8 +41,8 @@ func (c *Client) ClientCredentials(ctx context.Context, scopes ...string) (*Toke
 
 // ClientCredentialsTokenSource returns an oauth2.TokenSource of client
 // credentials tokens for scopes, for oauth2.NewClient and friends. It caches
-// the token and gets a new one when the cached one expires within 10
-// seconds; however many goroutines ask at that moment, one request is made
+// the token and gets a new one when the cached one expires within
+// Config.RefreshMargin; however many goroutines ask at that moment, one request is made
 // and all of them get its token. It never hands out a token that has
 // expired: a token the provider sends already expired is an error.
 // A token without "expires_in" is reused until the provider refuses it, as
@@ -68,7 +68,7 @@ type ccSource struct {
 func (s *ccSource) Token() (*oauth2.Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tok.validAt(s.c.now()) {
+	if s.tok.freshAt(s.c.now(), s.c.margin) {
 		return s.tok.OAuth2(), nil
 	}
 	tok, err := s.c.ClientCredentials(s.ctx, s.scopes...)

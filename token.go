@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -71,8 +70,12 @@ func (t *Token) Valid() bool {
 	return t.validAt(now())
 }
 
-func (t *Token) validAt(now time.Time) bool {
-	return t != nil && t.AccessToken != "" && (t.Expiry.IsZero() || now.Add(expiryDelta).Before(t.Expiry))
+func (t *Token) validAt(now time.Time) bool { return t.freshAt(now, expiryDelta) }
+
+// freshAt reports whether the token has an access token that does not
+// expire within margin of now.
+func (t *Token) freshAt(now time.Time, margin time.Duration) bool {
+	return t != nil && t.AccessToken != "" && (t.Expiry.IsZero() || now.Add(margin).Before(t.Expiry))
 }
 
 // OAuth2 returns the token as an *oauth2.Token, with the raw ID token under
@@ -392,19 +395,24 @@ func (c *Client) TokenFromResponse(ctx context.Context, endpoint string, body []
 	return tok, nil
 }
 
-// TokenSource returns tok while it is valid and refreshes it through the
-// client when it is not: once for all concurrent callers. It implements
-// oauth2.TokenSource, so it plugs into oauth2.NewClient and friends.
+// TokenSource returns its token while it does not expire within
+// Config.RefreshMargin and refreshes it through the client when it does:
+// once for all concurrent callers. It implements oauth2.TokenSource, so it
+// plugs into oauth2.NewClient and friends; CurrentContext takes a context
+// per call.
 type TokenSource struct {
 	c         *Client
 	ctx       context.Context
 	onRefresh func(*Token)
-	mu        sync.Mutex
-	tok       *Token
+	// sem is held across a check and refresh: a channel rather than a
+	// mutex, so that a caller waiting for another's refresh can give up
+	// when its context ends.
+	sem chan struct{}
+	tok *Token // guarded by sem
 }
 
 // TokenSource returns a TokenSource starting from tok. ctx is used for the
-// refresh requests. onRefresh, when not nil, is called with every new token
+// refresh requests of Token and Current (CurrentContext uses its own). onRefresh, when not nil, is called with every new token
 // (before it is handed out) so the app can persist it. Validity is judged on
 // the client's clock (Config.Now): a tok without one (built or decoded by the
 // application) is copied and given it, so the tokens handed out say the same
@@ -415,7 +423,7 @@ func (c *Client) TokenSource(ctx context.Context, tok *Token, onRefresh func(*To
 		cp.clock = &c.now
 		tok = &cp
 	}
-	return &TokenSource{c: c, ctx: ctx, tok: tok, onRefresh: onRefresh}
+	return &TokenSource{c: c, ctx: ctx, tok: tok, onRefresh: onRefresh, sem: make(chan struct{}, 1)}
 }
 
 // Token returns a valid token as an *oauth2.Token (oauth2.TokenSource).
@@ -427,14 +435,31 @@ func (s *TokenSource) Token() (*oauth2.Token, error) {
 	return t.OAuth2(), nil
 }
 
-// Current returns a valid token, refreshing it first if needed.
-func (s *TokenSource) Current() (*Token, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.tok.validAt(s.c.now()) {
+// Current returns a valid token, refreshing it first if needed, with the
+// context given to Client.TokenSource.
+func (s *TokenSource) Current() (*Token, error) { return s.CurrentContext(s.ctx) }
+
+// CurrentContext returns the token while it does not expire within
+// Config.RefreshMargin, else refreshes it first. ctx bounds this call: the
+// wait for a refresh another caller has started (ended early with ctx's
+// error) and the refresh request this call makes, which also carries ctx's
+// values (trace context, for example). A failed refresh is not remembered:
+// the next call tries again.
+func (s *TokenSource) CurrentContext(ctx context.Context) (*Token, error) {
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		select {
+		case s.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("nextidentity: waiting for a token refresh: %w", ctx.Err())
+		}
+	}
+	defer func() { <-s.sem }()
+	if s.tok.freshAt(s.c.now(), s.c.margin) {
 		return s.tok, nil
 	}
-	nt, err := s.c.Refresh(s.ctx, s.tok)
+	nt, err := s.c.Refresh(ctx, s.tok)
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,12 @@ import (
 // provider at providerAddr, where nothing need listen yet.
 func lazyApp(t *testing.T, providerAddr string, clk *clock, opts ...appOption) *app {
 	t.Helper()
+	return lazyAppWith(t, providerAddr, clk, nil, opts...)
+}
+
+// lazyAppWith is lazyApp with edit applied to the client's Config.
+func lazyAppWith(t *testing.T, providerAddr string, clk *clock, edit func(*nextidentity.Config), opts ...appOption) *app {
+	t.Helper()
 	a := &app{}
 	a.ts = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.routes().ServeHTTP(w, r)
@@ -34,14 +40,18 @@ func lazyApp(t *testing.T, providerAddr string, clk *clock, opts ...appOption) *
 	a.ts.StartTLS()
 	t.Cleanup(a.ts.Close)
 	a.url = a.ts.URL
-	client, err := nextidentity.New(t.Context(), nextidentity.Config{
+	ccfg := nextidentity.Config{
 		Issuer:        "http://" + providerAddr,
 		ClientID:      nextidentitytest.DefaultClientID,
 		ClientSecret:  nextidentitytest.DefaultClientSecret,
 		RedirectURL:   a.url + "/callback",
 		Now:           clk.Now,
 		LazyDiscovery: true,
-	})
+	}
+	if edit != nil {
+		edit(&ccfg)
+	}
+	client, err := nextidentity.New(t.Context(), ccfg)
 	require.NoError(t, err, "New makes no request")
 	t.Cleanup(func() { _ = client.Close() })
 	cfg := nihttp.Config{Client: client, Keys: [][]byte{newKey(t)}, Now: clk.Now, Store: nihttp.NewMemoryStore()}
@@ -52,6 +62,23 @@ func lazyApp(t *testing.T, providerAddr string, clk *clock, opts ...appOption) *
 	require.NoError(t, err)
 	a.client = client
 	return a
+}
+
+// providerAt starts a fake provider on addr that knows a's callback.
+func providerAt(t *testing.T, addr string, clk *clock, a *app) *provider {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	require.NoError(t, err)
+	srv := nextidentitytest.NewServer(nextidentitytest.Options{
+		Clients: []nextidentitytest.Client{{
+			ID: nextidentitytest.DefaultClientID, Secret: nextidentitytest.DefaultClientSecret,
+			RedirectURIs: []string{a.url + "/callback"},
+		}},
+		Now:      clk.Now,
+		Listener: ln,
+	})
+	t.Cleanup(srv.Close)
+	return &provider{Server: srv, clock: clk}
 }
 
 func freeAddr(t *testing.T) string {
@@ -98,18 +125,8 @@ func TestLazyProviderDownThenUp(t *testing.T) {
 	require.Equal(t, "provider unavailable\n", text)
 
 	// The provider comes up where the issuer says.
-	ln, err := net.Listen("tcp", addr)
-	require.NoError(t, err)
-	srv := nextidentitytest.NewServer(nextidentitytest.Options{
-		Clients: []nextidentitytest.Client{{
-			ID: nextidentitytest.DefaultClientID, Secret: nextidentitytest.DefaultClientSecret,
-			RedirectURIs: []string{a.url + "/callback"},
-		}},
-		Now:      clk.Now,
-		Listener: ln,
-	})
-	t.Cleanup(srv.Close)
-	p := &provider{Server: srv, clock: clk}
+	p := providerAt(t, addr, clk, a)
+	srv := p.Server
 
 	clk.Advance(nextidentity.MaxDiscoveryBackoff) // past the backoff
 	code, text = readyz(t, a)

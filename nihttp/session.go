@@ -12,8 +12,6 @@ import (
 )
 
 const (
-	// refreshMargin: tokens are refreshed this long before they expire.
-	refreshMargin = 30 * time.Second
 	// touchInterval: a session's LastSeen is written at most this often,
 	// so most requests write nothing to the store or the cookie.
 	touchInterval = time.Minute
@@ -32,8 +30,9 @@ const (
 )
 
 // Session returns the request's live session, refreshing its tokens first
-// when they have expired (or will within a few seconds) and it has a
-// refresh token. However many requests, on however many instances, find the
+// when they have expired or will within the client's RefreshMargin
+// (nextidentity.Config.RefreshMargin, default 30 s) and it has a refresh
+// token. However many requests, on however many instances, find the
 // same session due, its refresh token is redeemed once: they take the
 // store's lock in turn and the later ones read the first one's result.
 //
@@ -54,6 +53,7 @@ func (h *Handlers) Session(w http.ResponseWriter, r *http.Request) (*Session, er
 		return nil, err
 	}
 	now := h.cfg.Now()
+	refreshMargin := h.cfg.Client.RefreshMargin()
 	if t := s.Token; t != nil && t.RefreshToken != "" && !t.Expiry.IsZero() && !now.Add(refreshMargin).Before(t.Expiry) {
 		ns, err := h.refresh(w, r, s, value)
 		if ns != nil && err != nil {
