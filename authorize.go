@@ -40,6 +40,7 @@ type AuthOption func(*authParams)
 type authParams struct {
 	v       url.Values
 	scopes  []string
+	offline bool // WithOfflineAccess: add offline_access where discovery lists it
 	maxAge  *time.Duration
 	invalid string // why an option is refused: a reserved parameter, a bad value
 }
@@ -83,9 +84,20 @@ func WithUILocales(locales ...string) AuthOption {
 	return func(p *authParams) { p.v.Set("ui_locales", strings.Join(locales, " ")) }
 }
 
-// WithOfflineAccess sets access_type=offline, which asks for a refresh token.
+// WithOfflineAccess asks for a refresh token. It sets access_type=offline,
+// Next Identity's parameter, and adds the "offline_access" scope (OpenID
+// Connect Core section 11, what standard providers such as Dex want) when
+// the discovery document lists it in scopes_supported. The scope is not sent
+// otherwise: a provider may refuse a scope it does not know, and without a
+// discovery document (every endpoint configured) the client cannot tell;
+// add it with WithScopes then. The provider still decides: check
+// Token.RefreshToken (`nextidentity doctor` warns when discovery does not
+// list offline_access).
 func WithOfflineAccess() AuthOption {
-	return func(p *authParams) { p.v.Set("access_type", "offline") }
+	return func(p *authParams) {
+		p.v.Set("access_type", "offline")
+		p.offline = true
+	}
 }
 
 // WithScopes adds scopes to Config.Scopes for this request.
@@ -122,22 +134,24 @@ func (c *Client) AuthCodeURL(opts ...AuthOption) (*AuthRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.authURL(p.endpoints.authorization, opts)
+	return c.authURL(p, p.endpoints.authorization, opts)
 }
 
 // RegisterURL is AuthCodeURL for the provider's registration screen
 // (/register takes the same parameters as /authorize).
 func (c *Client) RegisterURL(opts ...AuthOption) (*AuthRequest, error) {
-	return c.authURL(c.static.register, opts)
+	return c.authURL(c.loaded(), c.static.register, opts)
 }
 
 // PersonalDetailsURL is AuthCodeURL for the provider's profile screen
 // (/personal-details takes the same parameters as /authorize).
 func (c *Client) PersonalDetailsURL(opts ...AuthOption) (*AuthRequest, error) {
-	return c.authURL(c.static.personalDetails, opts)
+	return c.authURL(c.loaded(), c.static.personalDetails, opts)
 }
 
-func (c *Client) authURL(endpoint string, opts []AuthOption) (*AuthRequest, error) {
+// authURL builds the URL; prov is the provider state when known (nil for
+// the registration and profile screens before LazyDiscovery has read it).
+func (c *Client) authURL(prov *provider, endpoint string, opts []AuthOption) (*AuthRequest, error) {
 	p := authParams{v: url.Values{}}
 	for _, o := range opts {
 		o(&p)
@@ -154,7 +168,11 @@ func (c *Client) authURL(endpoint string, opts []AuthOption) (*AuthRequest, erro
 	v.Set("response_type", "code")
 	v.Set("client_id", c.cfg.ClientID)
 	v.Set("redirect_uri", c.cfg.RedirectURL)
-	v.Set("scope", strings.Join(c.scopes(p.scopes), " "))
+	extra := p.scopes
+	if p.offline && prov.supportsScope("offline_access") {
+		extra = append(extra, "offline_access")
+	}
+	v.Set("scope", strings.Join(c.scopes(extra), " "))
 	v.Set("state", state)
 	v.Set("nonce", nonce)
 	v.Set("code_challenge", oauth2.S256ChallengeFromVerifier(verifier))
@@ -182,6 +200,11 @@ func (c *Client) scopes(extra []string) []string {
 		}
 	}
 	return out
+}
+
+// supportsScope reports whether discovery lists scope in scopes_supported.
+func (p *provider) supportsScope(scope string) bool {
+	return p != nil && p.md != nil && slices.Contains(p.md.ScopesSupported, scope)
 }
 
 // LogoutRequest describes a logout at the provider.

@@ -251,6 +251,12 @@ type providerMetadata struct {
 	IntrospectionEndpoint string   `json:"introspection_endpoint"`
 	RevocationEndpoint    string   `json:"revocation_endpoint"`
 	IDTokenSigningAlgs    []string `json:"id_token_signing_alg_values_supported"`
+	// ScopesSupported decides whether WithOfflineAccess adds the
+	// offline_access scope; GrantTypesSupported whether ClientCredentials
+	// may ask (an empty list says nothing). Advisory members: a malformed
+	// one reads as absent rather than failing discovery.
+	ScopesSupported     optionalStrings `json:"scopes_supported"`
+	GrantTypesSupported optionalStrings `json:"grant_types_supported"`
 	// AuthorizationResponseISS (RFC 9207 section 3): the provider puts
 	// "iss" on every authorization response, so its absence is an attack.
 	AuthorizationResponseISS bool `json:"authorization_response_iss_parameter_supported"`
@@ -258,6 +264,19 @@ type providerMetadata struct {
 	// must not fail discovery.
 	BackChannelLogoutSupported        json.RawMessage `json:"backchannel_logout_supported"`
 	BackChannelLogoutSessionSupported json.RawMessage `json:"backchannel_logout_session_supported"`
+}
+
+// optionalStrings is a JSON array of strings; any other JSON value decodes
+// as nil instead of failing.
+type optionalStrings []string
+
+func (s *optionalStrings) UnmarshalJSON(b []byte) error {
+	var v []string
+	if json.Unmarshal(b, &v) != nil {
+		v = nil
+	}
+	*s = v
+	return nil
 }
 
 // supportedAlgs are the JWS algorithms the verifier implements.

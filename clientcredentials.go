@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -18,11 +19,21 @@ import (
 // scopes. No ID token is expected: one sent anyway is dropped unverified.
 //
 // The grant needs a confidential client: without Config.ClientSecret it fails
-// with ErrInvalidConfig before any request. The provider's refusals are
+// with ErrInvalidConfig before any request. When the discovery document
+// lists grant_types_supported without "client_credentials", it fails with
+// ErrUnsupportedGrant before any request too. The provider's refusals are
 // *Error values (ErrInvalidClient, ErrProvider, ...).
 func (c *Client) ClientCredentials(ctx context.Context, scopes ...string) (*Token, error) {
 	if c.cfg.ClientSecret == "" {
 		return nil, configError("ClientSecret", "is required for the client credentials grant")
+	}
+	p, err := c.provider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.md != nil && len(p.md.GrantTypesSupported) > 0 && !slices.Contains(p.md.GrantTypesSupported, "client_credentials") {
+		return nil, fmt.Errorf("%w: discovery's grant_types_supported %q does not list client_credentials (enable the grant for the tenant)",
+			ErrUnsupportedGrant, p.md.GrantTypesSupported)
 	}
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if len(scopes) > 0 {

@@ -96,6 +96,10 @@ var (
 	ErrIncompleteAuthRequest = errors.New("nextidentity: incomplete AuthRequest")
 	// ErrResponseTooLarge: a provider response exceeded Config.MaxResponseBytes.
 	ErrResponseTooLarge = errors.New("nextidentity: response too large")
+	// ErrUnsupportedGrant: the discovery document's grant_types_supported
+	// does not list the grant a call needs (ClientCredentials), so no
+	// request was made.
+	ErrUnsupportedGrant = errors.New("nextidentity: grant type not supported by the provider")
 	// ErrMalformedResponse: a provider response could not be understood.
 	ErrMalformedResponse = errors.New("nextidentity: malformed provider response")
 )

@@ -231,6 +231,12 @@ type Options struct {
 	// plus its address, so it must be an address clients can reach. The
 	// server owns it from then on: Close closes it.
 	Listener net.Listener
+	// OfflineAccessOnly makes the code exchange return a refresh token only
+	// when the sign-in asked for the "offline_access" scope, as Dex and
+	// other standard providers do (access_type=offline alone gets none).
+	// The default returns one to every sign-in, as the provider's
+	// documentation shows. Discovery lists offline_access either way.
+	OfflineAccessOnly bool
 	// AccessTokenAudience is the "aud" of JWT access tokens and of
 	// introspection answers; default DefaultAccessTokenAudience.
 	AccessTokenAudience string
@@ -311,9 +317,10 @@ type Server struct {
 
 	events eventSigner // workflow events key, see events.go
 
-	atAudience string       // "aud" of access tokens, see tokenservice.go
-	bcl        backChannel  // back-channel logout deliveries, see backchannel.go
-	acct       accountState // the API integration, see account.go
+	atAudience  string       // "aud" of access tokens, see tokenservice.go
+	offlineOnly bool         // Options.OfflineAccessOnly
+	bcl         backChannel  // back-channel logout deliveries, see backchannel.go
+	acct        accountState // the API integration, see account.go
 }
 
 // NewServer starts a fake provider on a loopback address. Call Close when
@@ -344,6 +351,7 @@ func NewServer(opts Options) *Server {
 	}
 	s.acct = newAccountState(opts)
 	s.alg = opts.SigningAlg
+	s.offlineOnly = opts.OfflineAccessOnly
 	s.atAudience = opts.AccessTokenAudience
 	if s.atAudience == "" {
 		s.atAudience = DefaultAccessTokenAudience

@@ -217,6 +217,10 @@ func (s *Server) exchangeCode(w http.ResponseWriter, f url.Values, c Client) {
 	}
 	g := grant{clientID: c.ID, sub: ac.sub, scope: ac.scope, family: code, authTime: ac.authTime, sid: ac.sid}
 	access, refresh := s.issueTokensLocked(g, now)
+	if s.offlineOnly && !slices.Contains(strings.Fields(ac.scope), "offline_access") {
+		delete(s.refresh, refresh)
+		refresh = ""
+	}
 	s.mu.Unlock()
 	s.writeTokens(w, c, u, g, ac.nonce, access, refresh, now)
 }

@@ -37,6 +37,12 @@ with a fix hint when it fails:
                (shows its sign-in page, not an error page)
   credentials  the client id and secret are valid: redeeming a deliberately
                invalid code gets invalid_grant, not invalid_client
+  offline      discovery lists the offline_access scope, which -offline and
+               WithOfflineAccess send to get a refresh token (a warning
+               when it does not: only access_type=offline is sent then)
+  end-session  discovery has an end_session_endpoint; a warning when not,
+               saying whether ISSUER/endsession, which the library then
+               uses for logout, answers
 
 The exit status is 0 when no check fails (warnings are allowed).`
 
@@ -73,6 +79,9 @@ type discoveryDoc struct {
 	JWKSURI               string   `json:"jwks_uri"`
 	EndSessionEndpoint    string   `json:"end_session_endpoint"`
 	IDTokenSigningAlgs    []string `json:"id_token_signing_alg_values_supported"`
+	// ScopesSupported is read by checkOffline; raw, so that a malformed
+	// value is reported there rather than failing discovery.
+	ScopesSupported json.RawMessage `json:"scopes_supported"`
 }
 
 func (c *cli) doctor(ctx context.Context, args []string) int {
@@ -152,12 +161,18 @@ func (d *doctorRun) skipRest(names []string, because string) {
 	}
 }
 
-func (d *doctorRun) run(ctx context.Context) []check {
+func (d *doctorRun) run(ctx context.Context) (out []check) {
 	md, date, local, ok := d.checkDiscovery(ctx)
 	if !ok {
-		d.skipRest([]string{"issuer", "endpoints", "jwks", "clock", "redirect-url", "credentials"}, "needs the discovery document")
+		d.skipRest([]string{"issuer", "endpoints", "jwks", "clock", "redirect-url", "credentials", "offline", "end-session"}, "needs the discovery document")
 		return d.out
 	}
+	// Advisory checks, last, whatever happens to the client's checks.
+	defer func() {
+		d.add(checkOffline(md))
+		d.add(d.checkEndSession(ctx, md))
+		out = d.out
+	}()
 	d.add(d.checkIssuer(md))
 	endpointsOK := d.checkEndpoints(md)
 	if md.JWKSURI != "" {
@@ -182,6 +197,56 @@ func (d *doctorRun) run(ctx context.Context) []check {
 	d.add(d.checkRedirect(ctx, client))
 	d.add(d.checkCredentials(ctx, client, md))
 	return d.out
+}
+
+// checkOffline warns when discovery does not list the offline_access scope:
+// WithOfflineAccess then sends only access_type=offline, which a standard
+// provider ignores (no refresh token, and no error).
+func checkOffline(md *discoveryDoc) check {
+	ch := check{Name: "offline", Status: statusWarn,
+		Hint: "sign in with `nextidentity login -offline` and check that a refresh token comes back; " +
+			"if the provider wants the scope without listing it, add it with WithScopes(\"offline_access\")"}
+	var scopes []string
+	switch err := json.Unmarshal(md.ScopesSupported, &scopes); {
+	case len(md.ScopesSupported) == 0 || string(md.ScopesSupported) == "null":
+		ch.Detail = "discovery has no scopes_supported: -offline and WithOfflineAccess send only access_type=offline"
+	case err != nil:
+		ch.Detail = "discovery's scopes_supported is not a list of strings: -offline and WithOfflineAccess send only access_type=offline"
+	case slices.Contains(scopes, "offline_access"):
+		ch.Status, ch.Hint = statusOK, ""
+		ch.Detail = "scopes_supported lists offline_access: -offline and WithOfflineAccess ask for it"
+	default:
+		ch.Detail = "scopes_supported does not list offline_access: -offline and WithOfflineAccess send only access_type=offline"
+	}
+	return ch
+}
+
+// checkEndSession warns when discovery has no end_session_endpoint, and
+// says whether ISSUER/endsession, the library's fallback, answers.
+func (d *doctorRun) checkEndSession(ctx context.Context, md *discoveryDoc) check {
+	ch := check{Name: "end-session"}
+	if md.EndSessionEndpoint != "" {
+		ch.Status, ch.Detail = statusOK, md.EndSessionEndpoint
+		return ch
+	}
+	u := strings.TrimSuffix(d.t.issuer, "/") + "/endsession"
+	probe := u + "?" + url.Values{"client_id": {d.t.clientID}}.Encode()
+	hc := *d.hc
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	ch.Status = statusWarn
+	resp, _, err := d.get(ctx, &hc, probe)
+	switch {
+	case err != nil:
+		ch.Detail = fmt.Sprintf("discovery has no end_session_endpoint, and %s, which the library uses for logout instead, does not answer: %v", u, err)
+		ch.Hint = "set Config.EndSessionEndpoint to the tenant's logout URL; until then logout ends only the app's session"
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed || resp.StatusCode >= 500:
+		ch.Detail = fmt.Sprintf("discovery has no end_session_endpoint, and %s, which the library uses for logout instead, answers HTTP %d", u, resp.StatusCode)
+		ch.Hint = "set Config.EndSessionEndpoint to the tenant's logout URL; until then logout ends only the app's session"
+	default:
+		ch.Detail = fmt.Sprintf("discovery has no end_session_endpoint; the library uses %s for logout, which answers HTTP %d", u, resp.StatusCode)
+		ch.Hint = "check that signing out at the provider works, or set Config.EndSessionEndpoint"
+	}
+	return ch
 }
 
 // config is the client configuration for the discovered endpoints, so New

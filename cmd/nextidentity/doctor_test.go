@@ -51,7 +51,7 @@ func proxyEnv(srv *nextidentitytest.Server, proxyURL string) map[string]string {
 	return env
 }
 
-var allDoctorChecks = []string{"discovery", "issuer", "endpoints", "jwks", "clock", "redirect-url", "credentials"}
+var allDoctorChecks = []string{"discovery", "issuer", "endpoints", "jwks", "clock", "redirect-url", "credentials", "offline", "end-session"}
 
 func TestDoctorHealthyTenant(t *testing.T) {
 	srv := newFake(t, nextidentitytest.Options{})
@@ -295,5 +295,76 @@ func TestClockCheckThresholds(t *testing.T) {
 	} {
 		ch := clockCheck(local.Add(tc.skew).Format(http.TimeFormat), local.Add(400*time.Millisecond))
 		require.Equal(t, tc.status, ch.Status, "skew %v: %s", tc.skew, ch.Detail)
+	}
+}
+
+func TestDoctorOffline(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		scopes any // nil deletes scopes_supported
+		status string
+		detail string
+	}{
+		{"listed", []string{"openid", "offline_access"}, statusOK, "scopes_supported lists offline_access"},
+		{"not listed", []string{"openid", "profile"}, statusWarn, "does not list offline_access"},
+		{"absent", nil, statusWarn, "no scopes_supported"},
+		{"malformed", "offline_access", statusWarn, "not a list of strings"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newFake(t, nextidentitytest.Options{})
+			proxy := faultProxy(t, srv, func(path string, up *upstream) {
+				if path == "/.well-known/openid-configuration" {
+					editJSON(t, up, func(m map[string]any) {
+						delete(m, "scopes_supported")
+						if tc.scopes != nil {
+							m["scopes_supported"] = tc.scopes
+						}
+					})
+				}
+			})
+			code, rep := doctorJSON(t, proxyEnv(srv, proxy.URL))
+			require.Equal(t, exitOK, code, "a warning does not fail: %+v", rep.Checks)
+			ch := checkNamed(t, rep, "offline")
+			require.Equal(t, tc.status, ch.Status, ch.Detail)
+			require.Contains(t, ch.Detail, tc.detail)
+			if tc.status == statusWarn {
+				require.Contains(t, ch.Hint, "login -offline")
+			}
+		})
+	}
+}
+
+func TestDoctorEndSession(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		missing bool // end_session_endpoint removed from discovery
+		status  int  // what ISSUER/endsession answers; 0 leaves the fake's
+		want    string
+		detail  string
+	}{
+		{"listed", false, 0, statusOK, "/endsession"},
+		{"fallback answers", true, 0, statusWarn, "which answers HTTP"},
+		{"fallback 404", true, http.StatusNotFound, statusWarn, "answers HTTP 404"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newFake(t, nextidentitytest.Options{})
+			proxy := faultProxy(t, srv, func(path string, up *upstream) {
+				switch {
+				case path == "/.well-known/openid-configuration" && tc.missing:
+					editJSON(t, up, func(m map[string]any) { delete(m, "end_session_endpoint") })
+				case path == "/endsession" && tc.status != 0:
+					up.status, up.body = tc.status, []byte("not found")
+				}
+			})
+			code, rep := doctorJSON(t, proxyEnv(srv, proxy.URL))
+			require.Equal(t, exitOK, code, "%+v", rep.Checks)
+			ch := checkNamed(t, rep, "end-session")
+			require.Equal(t, tc.want, ch.Status, ch.Detail)
+			require.Contains(t, ch.Detail, tc.detail)
+			if tc.missing {
+				require.Contains(t, ch.Detail, proxy.URL+"/endsession")
+				require.Contains(t, ch.Hint, "Config.EndSessionEndpoint")
+			}
+		})
 	}
 }

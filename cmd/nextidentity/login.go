@@ -57,7 +57,7 @@ func (c *cli) login(ctx context.Context, args []string) int {
 	noBrowser := fs.Bool("no-browser", false, "print the sign-in URL instead of opening the browser")
 	showTokens := fs.Bool("show-tokens", false, "print the tokens in full (they are secrets)")
 	scopes := fs.String("scopes", "openid profile email", "space-separated scopes to request")
-	offline := fs.Bool("offline", false, "ask for a refresh token (access_type=offline)")
+	offline := fs.Bool("offline", false, "ask for a refresh token (access_type=offline, and the offline_access scope when discovery lists it)")
 	authStyle := authStyleFlag(fs)
 	wait := fs.Duration("wait", defaultLoginWait, "how long to wait for the browser to come back")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
