@@ -61,7 +61,8 @@ func TestProviderLoginFlow(t *testing.T) {
 			require.Equal(t, "Bearer", tok.TokenType)
 			require.Len(t, tok.AccessToken, 16)
 			require.Len(t, tok.RefreshToken, 20)
-			require.Equal(t, "openid profile email phone", tok.Scope)
+			// WithOfflineAccess added offline_access: the fake lists it.
+			require.Equal(t, "openid profile email phone offline_access", tok.Scope)
 			provRequireInstant(t, exchangedAt.Add(time.Hour), tok.Expiry) // from expires_in 3600
 
 			h := provHeader(t, tok.RawIDToken)
