@@ -490,11 +490,36 @@ const (
 )
 
 func main() {
+	if kind := os.Getenv(serveEnv); kind != "" { // a server of the proxy table
+		if err := serveChild(kind); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", kind+":", err)
+			os.Exit(1)
+		}
+		return
+	}
 	testing.Init()
 	benchtime := flag.String("benchtime", "500ms", "testing benchtime of each measurement (a duration, or Nx)")
 	rounds := flag.Int("count", 9, "rounds; each round measures floor, nextidentity and go-oidc once, in turn")
-	table := flag.String("table", "all", `"id" (ID tokens), "access" (JWT access tokens) or "all"`)
+	table := flag.String("table", "all", `"id" (ID tokens), "access" (JWT access tokens), "proxy" (a signed-in request beside oauth2-proxy) or "all" (id and access)`)
+	requests := flag.Int("requests", 4000, "proxy table: measured requests per target and round")
+	concurrency := flag.Int("concurrency", 16, "proxy table: requests in flight")
+	proxyRounds := flag.Int("proxy-rounds", 5, "proxy table: rounds")
+	starts := flag.Int("starts", 5, "proxy table: process starts per target for the start-up column")
+	peer := flag.String("oauth2-proxy", "", "proxy table: an oauth2-proxy binary (default: built once from the Go module proxy)")
 	flag.Parse()
+	if *table == "proxy" {
+		ctx := context.Background()
+		bin, err := ensureOAuth2Proxy(ctx, *peer, os.Stderr)
+		if err == nil {
+			err = proxyTable(ctx, proxyOptions{Requests: max(*requests, 100), Concurrency: max(*concurrency, 1),
+				Rounds: max(*proxyRounds, 1), Starts: max(*starts, 1), Peer: bin, Out: os.Stdout})
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *table != "id" && *table != "access" && *table != "all" {
 		fmt.Fprintln(os.Stderr, errNoTable, *table)
 		os.Exit(2)
