@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -70,6 +71,27 @@ func TestBlackHole(t *testing.T) {
 				require.ErrorIs(t, err, nihttp.ErrStoreUnavailable, op)
 				require.NotErrorIs(t, err, nihttp.ErrNoSession, op)
 				require.Less(t, took, blackHoleTimeout+blackHoleMargin, op)
+			}
+		})
+	}
+}
+
+// TestBlackHoleCluster: the same through a Cluster client, which the
+// store calls directly when it has ContextTimeoutEnabled.
+func TestBlackHoleCluster(t *testing.T) {
+	addr := redistest.BlackHole(t)
+	for _, contextTimeout := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", contextTimeout), func(t *testing.T) {
+			t.Parallel()
+			rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}, ContextTimeoutEnabled: contextTimeout})
+			t.Cleanup(func() { _ = rdb.Close() })
+			st := redisstore.New(rdb, redisstore.Options{Timeout: blackHoleTimeout})
+			require.Equal(t, contextTimeout, st.Direct())
+			for op, call := range storeCalls(t, st, storetest.NewSession(t, "user-1", "sid-1")) {
+				start := time.Now()
+				err := call(context.Background())
+				require.ErrorIs(t, err, nihttp.ErrStoreUnavailable, op)
+				require.Less(t, time.Since(start), blackHoleTimeout+blackHoleMargin, op)
 			}
 		})
 	}
