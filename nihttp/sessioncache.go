@@ -2,6 +2,7 @@ package nihttp
 
 import (
 	"crypto/sha256"
+	"hash"
 	"slices"
 	"sync"
 	"time"
@@ -37,7 +38,7 @@ type cachedSession struct {
 // get returns a copy of the session cached for value, if any and if its
 // seal has not expired at now.
 func (c *sessionCache) get(value string, now time.Time) *Session {
-	k := sha256.Sum256([]byte(value))
+	k := cacheKey(value)
 	c.mu.Lock()
 	e, ok := c.m[k]
 	if ok && !now.Before(e.expires) {
@@ -54,7 +55,7 @@ func (c *sessionCache) get(value string, now time.Time) *Session {
 // put caches a copy of s for value, whose seal expires at expires. When the
 // cache is full an arbitrary entry (Go's map order) makes room.
 func (c *sessionCache) put(value string, s *Session, expires time.Time) {
-	k := sha256.Sum256([]byte(value))
+	k := cacheKey(value)
 	cp := cloneSession(s)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -68,6 +69,30 @@ func (c *sessionCache) put(value string, s *Session, expires time.Time) {
 		}
 	}
 	c.m[k] = cachedSession{s: cp, expires: expires}
+}
+
+// hashers are pooled SHA-256 states with a buffer to feed them the cookie
+// value (a string) through, so that looking a value up allocates nothing.
+var hashers = sync.Pool{New: func() any { return &hasher{h: sha256.New()} }}
+
+type hasher struct {
+	h   hash.Hash
+	buf [512]byte
+}
+
+// cacheKey is the SHA-256 of value.
+func cacheKey(value string) (k [sha256.Size]byte) {
+	hs := hashers.Get().(*hasher)
+	defer hashers.Put(hs)
+	hs.h.Reset()
+	for len(value) > 0 {
+		n := copy(hs.buf[:], value)
+		hs.h.Write(hs.buf[:n])
+		value = value[n:]
+	}
+	hs.h.Sum(hs.buf[:0])
+	copy(k[:], hs.buf[:sha256.Size])
+	return k
 }
 
 // cloneSession copies s deeply enough that changing the copy (its fields,
