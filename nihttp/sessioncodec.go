@@ -48,8 +48,9 @@ var errBadSession = errors.New("nihttp: not a binary session")
 // MarshalBinary encodes the session compactly for a SessionStore, with a
 // leading version byte; UnmarshalBinary reads it back. The ID token's
 // claims are kept exactly as they verified (Token.IDToken.Claims still
-// reads custom ones). It fails when Token.IDToken was not produced by the
-// library (it has no claims to encode).
+// reads custom ones). StoreSecret is not encoded (as in the JSON form). It
+// fails when Token.IDToken was not produced by the library (it has no
+// claims to encode).
 func (s *Session) MarshalBinary() ([]byte, error) {
 	return s.AppendBinary(make([]byte, 0, 512))
 }
@@ -109,7 +110,8 @@ func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 
 // UnmarshalBinary decodes a session encoded by MarshalBinary. Any other
 // input (another version, truncated, trailing bytes, more than 1 MiB) is
-// an error, never a panic or a partial session. Like IDToken.UnmarshalJSON
+// an error, never a panic or a partial session. As with JSON, s keeps its
+// StoreSecret. Like IDToken.UnmarshalJSON
 // the result is trusted as it stands: decode only what the application
 // itself stored.
 func (s *Session) UnmarshalBinary(data []byte) error {
@@ -171,6 +173,7 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 	if d.err != nil {
 		return d.err
 	}
+	out.StoreSecret = s.StoreSecret
 	*s = out
 	return nil
 }

@@ -16,11 +16,13 @@ import (
 	"github.com/oidc-kit/nextidentity/nihttp/redisstore"
 )
 
-// BenchmarkLoad loads one session (about 2 KB of JSON) from a Redis on
+// BenchmarkLoad loads one session (about 2 KB as JSON) from a Redis on
 // loopback. "sealed" is Store.Load: one GET, then HKDF, AES-GCM and the
-// JSON decoding; "sealed-default-options" is the same through a client
-// with go-redis's default options (a goroutine per call). "clear" is what Load did before sessions were sealed (the
-// session as clear JSON under its ID: one GET and the JSON decoding),
+// session's decoding (nihttp's binary encoding, Session.UnmarshalBinary);
+// "sealed-default-options" is the same through a client with go-redis's
+// default options (a goroutine per call). "clear" is what Load did before
+// sessions were sealed (the session as clear JSON under its ID: one GET
+// and the JSON decoding),
 // kept here only so that one run compares the two side by side:
 //
 //	go test -run '^$' -bench Load -count 6 ./nihttp/redisstore
