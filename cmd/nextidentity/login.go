@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -115,7 +116,7 @@ func (c *cli) login(ctx context.Context, args []string) int {
 	}
 	callbacks := make(chan url.Values, 1)
 	srv := &http.Server{
-		Handler:           callbackHandler(redirect.Path, callbacks),
+		Handler:           callbackHandler(redirect.Path, req.State, callbacks),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -212,22 +213,34 @@ var callbackPage = template.Must(template.New("callback").Parse(`<!doctype html>
 <body><h1>{{.Title}}</h1><p>{{.Message}}</p></body></html>
 `))
 
-// callbackHandler hands the first request to path to callbacks and tells
-// the browser to go back to the terminal.
-func callbackHandler(path string, callbacks chan<- url.Values) http.Handler {
+// callbackHandler hands the first request to path that carries state (the
+// authorization request's) to callbacks and tells the browser to go back to
+// the terminal. Any other request to path, which any web page the browser
+// has open can send to a loopback port, is answered 400 and changes
+// nothing: the command keeps waiting for the provider's redirect. The state
+// is compared in constant time, so its timing does not tell a local page
+// how much of a guess was right.
+func callbackHandler(path, state string, callbacks chan<- url.Values) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
+		status := http.StatusOK
 		// The code is redeemed and verified after this page is sent, so the
 		// page does not claim success: the terminal has the result.
 		title, msg := "Sign-in received", "Return to the terminal for the result; you can close this tab."
-		if e := q.Get("error"); e != "" {
-			title, msg = "Sign-in failed", "The provider answered "+e+": "+q.Get("error_description")+". See the terminal."
-		}
-		select {
-		case callbacks <- q:
+		switch {
+		case len(q["state"]) != 1 || subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1:
+			status = http.StatusBadRequest
+			title, msg = "Not this sign-in", "This request does not carry the state of the sign-in the terminal is waiting for, so it was ignored. The terminal is still waiting."
 		default:
-			title, msg = "Already received", "This sign-in was already completed. Return to the terminal."
+			if e := q.Get("error"); e != "" {
+				title, msg = "Sign-in failed", "The provider answered "+e+": "+q.Get("error_description")+". See the terminal."
+			}
+			select {
+			case callbacks <- q:
+			default:
+				title, msg = "Already received", "This sign-in was already completed. Return to the terminal."
+			}
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -236,6 +249,7 @@ func callbackHandler(path string, callbacks chan<- url.Values) http.Handler {
 			http.Error(w, "nextidentity: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
+		w.WriteHeader(status)
 		w.Write(buf.Bytes()) //nolint:errcheck // the browser may have gone
 	})
 	return mux
