@@ -106,7 +106,7 @@ func (c *cli) doctor(ctx context.Context, args []string) int {
 
 	d := &doctorRun{cli: c, t: t, style: style, hc: &http.Client{Timeout: t.timeout}}
 	if !*asJSON {
-		fmt.Fprintf(c.stdout, "Checking %s for client %s\n", t.issuer, t.clientID)
+		fmt.Fprintf(c.stdout, "Checking %s for client %s\n", printable(t.issuer), printable(t.clientID))
 	}
 	d.emit = func(ch check) {
 		if !*asJSON {
@@ -128,9 +128,9 @@ func (c *cli) doctor(ctx context.Context, args []string) int {
 			return exitFail
 		}
 	} else if failed == 0 {
-		fmt.Fprintln(c.stdout, c.paint("32", "No problems found."))
+		c.paintln("32", "No problems found.")
 	} else {
-		fmt.Fprintln(c.stdout, c.paint("31", fmt.Sprintf("%d of %d checks failed.", failed, len(checks))))
+		c.paintln("31", fmt.Sprintf("%d of %d checks failed.", failed, len(checks)))
 	}
 	if !rep.OK {
 		return exitFail

@@ -126,19 +126,19 @@ func newFakeServer(opts nextidentitytest.Options) (srv *nextidentitytest.Server,
 
 func (c *cli) printFakeInfo(info fakeInfo) {
 	w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "issuer:\t%s\n", info.Issuer)
-	fmt.Fprintf(w, "discovery:\t%s\n", info.Discovery)
+	fmt.Fprintf(w, "issuer:\t%s\n", printable(info.Issuer))
+	fmt.Fprintf(w, "discovery:\t%s\n", printable(info.Discovery))
 	for _, cl := range info.Clients {
 		secret := cl.Secret
 		if secret == "" {
 			secret = "(public client: PKCE only)"
 		}
-		fmt.Fprintf(w, "client:\t%s\tsecret: %s\n", cl.ID, secret)
+		fmt.Fprintf(w, "client:\t%s\tsecret: %s\n", printable(cl.ID), printable(secret))
 		for _, u := range cl.RedirectURIs {
-			fmt.Fprintf(w, "\tredirect: %s\n", u)
+			fmt.Fprintf(w, "\tredirect: %s\n", printable(u))
 		}
 		if len(cl.Scopes) > 0 {
-			fmt.Fprintf(w, "\tclient credentials scopes: %s\n", strings.Join(cl.Scopes, " "))
+			fmt.Fprintf(w, "\tclient credentials scopes: %s\n", printable(strings.Join(cl.Scopes, " ")))
 		}
 	}
 	for _, u := range info.Users {
@@ -146,17 +146,17 @@ func (c *cli) printFakeInfo(info fakeInfo) {
 		if sub == "" {
 			sub = "random"
 		}
-		fmt.Fprintf(w, "user:\t%s\tpassword: %s\tsub: %s\n", u.Email, u.Password, sub)
+		fmt.Fprintf(w, "user:\t%s\tpassword: %s\tsub: %s\n", printable(u.Email), printable(u.Password), printable(sub))
 	}
 	w.Flush()
 	first := info.Clients[0]
 	fmt.Fprintf(c.stdout, "\nFor the example app and the other subcommands:\n")
-	fmt.Fprintf(c.stdout, "  export %s=%s %s=%s", envIssuer, info.Issuer, envClientID, first.ID)
+	fmt.Fprintf(c.stdout, "  export %s=%s %s=%s", envIssuer, printable(info.Issuer), envClientID, printable(first.ID))
 	if first.Secret != "" {
-		fmt.Fprintf(c.stdout, " %s=%s", envClientSecret, first.Secret)
+		fmt.Fprintf(c.stdout, " %s=%s", envClientSecret, printable(first.Secret))
 	}
 	if len(first.RedirectURIs) > 0 {
-		fmt.Fprintf(c.stdout, " %s=%s", envRedirectURL, usableRedirect(first.RedirectURIs[0]))
+		fmt.Fprintf(c.stdout, " %s=%s", envRedirectURL, printable(usableRedirect(first.RedirectURIs[0])))
 	}
 	fmt.Fprintln(c.stdout)
 	fmt.Fprintf(c.stdout, "\nServing; stop with Ctrl-C.\n")

@@ -272,14 +272,14 @@ func tokensFor(tok *nextidentity.Token, show bool) loginTokens {
 }
 
 func (c *cli) printLogin(rep loginReport, tok *nextidentity.Token) {
-	who := rep.Subject
+	who := printable(rep.Subject)
 	if tok.IDToken.Email != "" {
-		who += " (" + tok.IDToken.Email + ")"
+		who += " (" + printable(tok.IDToken.Email) + ")"
 	}
-	fmt.Fprintln(c.stdout, c.paint("32", "Signed in as "+who+"; the ID token verified."))
+	c.paintln("32", "Signed in as "+who+"; the ID token verified.")
 	fmt.Fprintf(c.stdout, "\nID token claims: %s\n", indentJSON(rep.IDTokenClaims))
 	if rep.UserInfoError != "" {
-		fmt.Fprintln(c.stdout, c.paint("31", "\n/userinfo failed: "+rep.UserInfoError))
+		c.paintln("31", "\n/userinfo failed: "+printable(rep.UserInfoError))
 	} else {
 		fmt.Fprintf(c.stdout, "\n/userinfo: %s\n", indentJSON(rep.UserInfo))
 	}

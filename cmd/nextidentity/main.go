@@ -73,9 +73,12 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 
 // cli carries the command's environment. Tests replace the hooks.
 type cli struct {
-	env            func(string) string
-	stdin          io.Reader
+	env   func(string) string
+	stdin io.Reader
+	// stdout and stderr escape every control character but newline and
+	// tab (see terminalWriter); rawStdout is stdout itself, for colours.
 	stdout, stderr io.Writer
+	rawStdout      io.Writer
 	// color reports whether stdout gets ANSI colours.
 	color bool
 	// now is the clock for token checks.
@@ -90,8 +93,9 @@ func newCLI(env func(string) string, stdin io.Reader, stdout, stderr io.Writer) 
 	return &cli{
 		env:         env,
 		stdin:       stdin,
-		stdout:      stdout,
-		stderr:      stderr,
+		stdout:      terminalWriter{stdout},
+		stderr:      terminalWriter{stderr},
+		rawStdout:   stdout,
 		color:       colorAllowed(stdout, env),
 		now:         time.Now,
 		openBrowser: openSystemBrowser,

@@ -77,7 +77,8 @@ func TestNoColourUnlessTerminal(t *testing.T) {
 	require.Contains(t, c.out.String(), "fix: mend it")
 
 	c.color = true
-	require.Equal(t, "\x1b[31mred\x1b[0m", c.paint("31", "red"))
+	c.paintln("31", "red")
+	require.Contains(t, c.out.String(), "\x1b[31mred\x1b[0m\n")
 	require.False(t, colorAllowed(c.out, func(string) string { return "" }))
 	require.False(t, colorAllowed(c.out, func(k string) string { return map[string]string{"NO_COLOR": "1"}[k] }))
 }

@@ -98,7 +98,7 @@ func (c *cli) verify(ctx context.Context, args []string) int {
 			return exitOK
 		}
 		c.printToken(dec)
-		fmt.Fprintln(c.stdout, c.paint("1;31", noVerifyWarning))
+		c.paintln("1;31", noVerifyWarning)
 		return exitOK
 	}
 
@@ -154,9 +154,9 @@ func (c *cli) finishVerify(rep verifyReport, dec *decodedJWT, asJSON bool) int {
 		c.printToken(dec)
 	}
 	if rep.Verified {
-		fmt.Fprintln(c.stdout, c.paint("32", fmt.Sprintf("verified: a valid ID token of %s for client %s", rep.Issuer, rep.ClientID)))
+		c.paintln("32", fmt.Sprintf("verified: a valid ID token of %s for client %s", printable(rep.Issuer), printable(rep.ClientID)))
 	} else {
-		fmt.Fprintln(c.stdout, c.paint("31", "NOT VERIFIED: "+rep.Error))
+		c.paintln("31", "NOT VERIFIED: "+printable(rep.Error))
 	}
 	return code
 }
