@@ -24,4 +24,10 @@
 //
 // The envelope claims "jti", "iat", "exp" and "iss" are not documented by the
 // provider; they are read as RFC 7519 defines them when present.
+//
+// Replays: the Handler remembers each delivered event (by "jti", else by
+// its exact body) for its ReplayTTL, and by default refuses an event whose
+// "iat" is older than that, so a captured event cannot be replayed once it
+// is forgotten. An event without "iat" cannot be dated and is accepted;
+// set Config.MaxAge to refuse those.
 package events

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -28,6 +29,10 @@ const (
 	DefaultVerifyTimeout = 3 * time.Second
 	// DefaultFuncTimeout is the deadline of the context fn runs with.
 	DefaultFuncTimeout = time.Minute
+	// DefaultReadTimeout bounds reading a delivery's body. The provider
+	// sends a few kilobytes at once; only a client trickling its body
+	// (to hold the handler) needs longer.
+	DefaultReadTimeout = 2 * time.Second
 )
 
 // HandlerOptions configure NewHandler. The zero value is usable.
@@ -39,8 +44,30 @@ type HandlerOptions struct {
 	// fn runs once in all.
 	Replay nextidentity.ReplayCache
 	// ReplayTTL is how long a delivered event is remembered; default
-	// DefaultReplayTTL.
+	// DefaultReplayTTL. It is also the default age limit: when the
+	// Verifier has no Config.MaxAge, an event whose "iat" is longer ago
+	// than ReplayTTL (plus the Verifier's leeway) is refused with
+	// nextidentity.ErrTokenExpired (400), because a copy of an event the
+	// replay cache has forgotten could no longer be told from a first
+	// delivery. Whatever the limit (ReplayTTL or MaxAge), each event is
+	// remembered for at least the limit plus twice the leeway, so every
+	// event young enough to be accepted is still remembered.
+	//
+	// An event without "iat" cannot be dated (the provider does not
+	// document "iat" on events): without MaxAge it is accepted and
+	// remembered for ReplayTTL, so a copy delivered after that runs fn
+	// again. Set Config.MaxAge on the Verifier to refuse events without
+	// "iat".
 	ReplayTTL time.Duration
+	// ReadTimeout bounds reading the request body, counted from the
+	// moment the handler starts, so a client trickling its body cannot
+	// hold the handler; default DefaultReadTimeout. A body not read in
+	// time is answered 408. The deadline is set on the connection through
+	// http.ResponseController, so a middleware wrapping the
+	// http.ResponseWriter must implement Unwrap; where it cannot be set, a
+	// warning is logged once and only the server's own ReadTimeout bounds
+	// the read.
+	ReadTimeout time.Duration
 	// VerifyTimeout bounds the work before the answer; default
 	// DefaultVerifyTimeout.
 	VerifyTimeout time.Duration
@@ -56,6 +83,13 @@ type EventHandler struct {
 	v    *Verifier
 	fn   func(context.Context, *Event) error
 	opts HandlerOptions
+	// maxAge is the age limit the handler checks itself: ReplayTTL when
+	// the Verifier has no MaxAge, else 0 (the Verifier checks MaxAge).
+	maxAge time.Duration
+	// remember is how long the replay cache keeps an event.
+	remember time.Duration
+	// noDeadline is set once the writer refused a read deadline.
+	noDeadline sync.Once
 
 	mu      sync.Mutex
 	running int
@@ -74,8 +108,9 @@ func Handler(v *Verifier, fn func(ctx context.Context, e *Event) error) http.Han
 //     its own goroutine, after the answer;
 //   - 200 without running fn for a duplicate: an event whose "jti" (or, when
 //     it has none, whose exact body) was delivered within ReplayTTL;
-//   - 400 for an event that fails verification, 413 for a body longer than
-//     v's MaxEventBytes, 405 for another method;
+//   - 400 for an event that fails verification or is older than the replay
+//     memory (see ReplayTTL), 413 for a body longer than v's MaxEventBytes,
+//     408 for a body not read within ReadTimeout, 405 for another method;
 //   - 503 when the JWK Set or the replay cache is unavailable, so that the
 //     provider retries later.
 //
@@ -95,12 +130,23 @@ func NewHandler(v *Verifier, fn func(ctx context.Context, e *Event) error, opts 
 	opts.ReplayTTL = positiveOr(opts.ReplayTTL, DefaultReplayTTL)
 	opts.VerifyTimeout = positiveOr(opts.VerifyTimeout, DefaultVerifyTimeout)
 	opts.FuncTimeout = positiveOr(opts.FuncTimeout, DefaultFuncTimeout)
+	opts.ReadTimeout = positiveOr(opts.ReadTimeout, DefaultReadTimeout)
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	idle := make(chan struct{})
 	close(idle)
-	return &EventHandler{v: v, fn: fn, opts: opts, idle: idle}
+	h := &EventHandler{v: v, fn: fn, opts: opts, idle: idle}
+	limit := v.cfg.MaxAge
+	if limit <= 0 {
+		limit, h.maxAge = opts.ReplayTTL, opts.ReplayTTL
+	}
+	// An event accepted at t1 may carry an "iat" up to leeway after t1, and
+	// a copy is accepted until "iat" plus limit plus leeway: the entry
+	// written at t1 must outlive that. The second covers the rounding of
+	// "iat" to whole seconds.
+	h.remember = max(opts.ReplayTTL, limit+2*v.leeway+time.Second)
+	return h
 }
 
 // ServeHTTP implements http.Handler.
@@ -116,12 +162,28 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, r, http.StatusRequestEntityTooLarge, invalid(ErrEventTooLarge, "Content-Length %d", r.ContentLength))
 		return
 	}
+	rc := http.NewResponseController(w)
+	deadlineSet := rc.SetReadDeadline(time.Now().Add(h.opts.ReadTimeout)) == nil
+	if !deadlineSet {
+		h.noDeadline.Do(func() {
+			h.opts.Logger.LogAttrs(r.Context(), slog.LevelWarn, "events: the ResponseWriter does not support read deadlines (does a middleware wrap it without Unwrap?); ReadTimeout is not enforced",
+				slog.Duration("read_timeout", h.opts.ReadTimeout))
+		})
+	}
 	body, err := httpx.ReadAll(r.Body, limit)
-	if errors.Is(err, httpx.ErrTooLarge) {
+	if deadlineSet {
+		// The body is read: no deadline for what follows, so that a slow
+		// verification does not see the connection time out.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	switch {
+	case errors.Is(err, httpx.ErrTooLarge):
 		h.reject(w, r, http.StatusRequestEntityTooLarge, invalid(ErrEventTooLarge, "more than %d bytes", limit))
 		return
-	}
-	if err != nil {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		h.reject(w, r, http.StatusRequestTimeout, fmt.Errorf("events: reading the body took longer than ReadTimeout %s: %w", h.opts.ReadTimeout, err))
+		return
+	case err != nil:
 		h.reject(w, r, http.StatusBadRequest, fmt.Errorf("events: reading the body: %w", err))
 		return
 	}
@@ -139,7 +201,12 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, r, http.StatusServiceUnavailable, err)
 		return
 	}
-	first, err := h.opts.Replay.FirstSeen(ctx, replayKey(e, body), h.opts.ReplayTTL)
+	if h.maxAge > 0 && !e.IssuedAt.IsZero() && h.v.now().Sub(e.IssuedAt) > h.maxAge+h.v.leeway {
+		h.reject(w, r, http.StatusBadRequest, invalid(nextidentity.ErrTokenExpired,
+			"issued at %s, longer ago than ReplayTTL %s: a replay could not be recognised", e.IssuedAt.UTC().Format(time.RFC3339), h.maxAge))
+		return
+	}
+	first, err := h.opts.Replay.FirstSeen(ctx, replayKey(e, body), h.remember)
 	if err != nil {
 		h.reject(w, r, http.StatusServiceUnavailable, fmt.Errorf("events: replay cache: %w", err))
 		return

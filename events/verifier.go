@@ -53,9 +53,11 @@ type Config struct {
 	// not document "iss" on events, so it is not checked by default.
 	Issuer string
 	// MaxAge, when positive, refuses events without "iat" or issued longer
-	// ago than MaxAge (plus Leeway). Zero means no limit: the provider
-	// retries a delivery for about 25 minutes and does not document whether
-	// "iat" is renewed on retries, so a MaxAge must be longer than that.
+	// ago than MaxAge (plus Leeway). Zero means no limit in Verify; the
+	// Handler then refuses events issued longer ago than its ReplayTTL (see
+	// HandlerOptions.ReplayTTL). The provider retries a delivery for about
+	// 25 minutes and does not document whether "iat" is renewed on retries,
+	// so a MaxAge must be longer than that.
 	MaxAge time.Duration
 	// Leeway tolerated on "exp", "iat" and MaxAge. Zero means
 	// nextidentity.DefaultLeeway; a negative value means no leeway.
