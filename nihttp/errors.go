@@ -12,7 +12,8 @@ import (
 //   - 403 when the user or provider refused the sign-in, or a cross-site
 //     request was refused;
 //   - 400 for a callback this browser did not start or that does not match
-//     it (login cookie missing, tampered or expired; state, code or iss);
+//     it (login cookie missing, tampered, expired or used before; state,
+//     code or iss);
 //   - 429 when a sign-in loop was stopped;
 //   - 502 when the provider failed or sent something the library rejected;
 //   - 503 when the session store cannot answer, or the provider is not
@@ -27,8 +28,8 @@ func StatusCode(err error) int {
 	case errors.Is(err, nextidentity.ErrAccessDenied), errors.Is(err, nextidentity.ErrLoginRequired),
 		errors.Is(err, ErrCrossSite):
 		return http.StatusForbidden
-	case errors.Is(err, ErrNoLoginState), errors.Is(err, ErrTampered), errors.Is(err, ErrExpired),
-		errors.Is(err, nextidentity.ErrInvalidCallback):
+	case errors.Is(err, ErrNoLoginState), errors.Is(err, ErrLoginStateUsed), errors.Is(err, ErrTampered),
+		errors.Is(err, ErrExpired), errors.Is(err, nextidentity.ErrInvalidCallback):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrLoginLoop):
 		return http.StatusTooManyRequests

@@ -80,7 +80,7 @@ func TestNewReportsEveryProblemAtOnce(t *testing.T) {
 // package name.
 func TestSentinelMessagesNamePackage(t *testing.T) {
 	for _, s := range []error{
-		nihttp.ErrCrossSite, nihttp.ErrExpired, nihttp.ErrLocked, nihttp.ErrLoginLoop,
+		nihttp.ErrCrossSite, nihttp.ErrExpired, nihttp.ErrLocked, nihttp.ErrLoginLoop, nihttp.ErrLoginStateUsed,
 		nihttp.ErrNoLoginState, nihttp.ErrNoSession, nihttp.ErrRefreshFailed,
 		nihttp.ErrSessionTooLarge, nihttp.ErrStoreUnavailable, nihttp.ErrTampered,
 	} {

@@ -27,6 +27,8 @@ package nihttp
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,6 +74,9 @@ var (
 	// ErrCrossSite means a state-changing request (logout) came from
 	// another site and was refused.
 	ErrCrossSite = errors.New("nihttp: cross-site request refused")
+	// ErrLoginStateUsed means the callback's login state already finished
+	// a sign-in: a copy of the login cookie and callback URL was replayed.
+	ErrLoginStateUsed = errors.New("nihttp: sign-in already finished (login state used before)")
 )
 
 // Config configures the handlers.
@@ -167,6 +172,10 @@ type Handlers struct {
 	log    *slog.Logger
 	// loginURL is LoginPath parsed, for RequireLogin's redirects.
 	loginURL url.URL
+	// usedStates remembers the login states callbacks have used: the store
+	// when it is a nextidentity.ReplayCache (redisstore.Store), else one
+	// in this process.
+	usedStates nextidentity.ReplayCache
 	// sessionCookie is the session cookie's name, prefix included.
 	sessionCookie string
 }
@@ -232,6 +241,11 @@ func New(cfg Config) (*Handlers, error) {
 	h.sessionCookie = h.cookieName(cfg.SessionCookieName)
 	if h.store == nil {
 		h.store = &cookieStore{sealer: s, name: h.sessionCookie, now: cfg.Now}
+	}
+	if rc, ok := h.store.(nextidentity.ReplayCache); ok {
+		h.usedStates = rc
+	} else {
+		h.usedStates = nextidentity.NewMemoryReplayCache(0)
 	}
 	return h, nil
 }
@@ -336,16 +350,26 @@ func (h *Handlers) countLogin(w http.ResponseWriter, r *http.Request) error {
 }
 
 // Callback finishes a sign-in: it opens and clears the sign-in's login
-// cookie, checks the provider's response and exchanges the code
+// cookie, records its state as used (a login state finishes one sign-in
+// only: a copy of the cookie replayed with the callback URL, or with a
+// second code for the same authorization request, fails with
+// ErrLoginStateUsed before the code is redeemed), checks the provider's
+// response and exchanges the code
 // (Client.Exchange), starts a session, and calls OnLogin (default: a
 // redirect to the return path). A callback replayed while the browser has a
 // valid session (a reload, a back button) redirects to the return path.
 // Every other failure goes to OnError, with an error that wraps
-// ErrNoLoginState, ErrTampered, ErrExpired, ErrSessionTooLarge,
-// ErrStoreUnavailable or one of nextidentity's sentinels.
+// ErrNoLoginState, ErrLoginStateUsed, ErrTampered, ErrExpired,
+// ErrSessionTooLarge, ErrStoreUnavailable or one of nextidentity's
+// sentinels.
 // While the provider is unavailable (nextidentity.ErrProviderUnavailable,
 // with LazyDiscovery) it answers that way before it spends the login
 // cookie, so a reload can finish the sign-in once the provider is back.
+//
+// Used states are remembered in the store when it implements
+// nextidentity.ReplayCache (redisstore.Store does, for every instance),
+// else in this process (MemoryStore, and the default cookie store, where
+// another instance behind the same load balancer does not see them).
 func (h *Handlers) Callback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	// While the provider is unavailable (LazyDiscovery), answer before the
@@ -358,6 +382,9 @@ func (h *Handlers) Callback(w http.ResponseWriter, r *http.Request) {
 	st, err := h.loginState(w, r)
 	if st != nil && st.ReturnTo != "" {
 		returnTo = st.ReturnTo
+	}
+	if err == nil {
+		err = h.spendLoginState(r.Context(), st)
 	}
 	var tok *nextidentity.Token
 	if err == nil {
@@ -415,6 +442,22 @@ func (h *Handlers) loginState(w http.ResponseWriter, r *http.Request) (*loginSta
 		}
 	}
 	return nil, err
+}
+
+// spendLoginState records st's state as used and fails with
+// ErrLoginStateUsed when it already was. The state is kept hashed, for as
+// long as the login cookie could still be opened, and a minute more.
+func (h *Handlers) spendLoginState(ctx context.Context, st *loginState) error {
+	sum := sha256.Sum256([]byte(st.State))
+	ttl := max(st.Expires.Sub(h.cfg.Now()), 0) + time.Minute
+	first, err := h.usedStates.FirstSeen(ctx, "nihttp:login-state:"+hex.EncodeToString(sum[:]), ttl)
+	if err != nil {
+		return fmt.Errorf("%w: recording the sign-in's state as used: %w", ErrStoreUnavailable, err)
+	}
+	if !first {
+		return ErrLoginStateUsed
+	}
+	return nil
 }
 
 // start creates the session for a verified token and sets its cookie.
