@@ -1,9 +1,12 @@
 package nihttp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
+	"strings"
 
 	"github.com/oidc-kit/nextidentity"
 )
@@ -70,15 +73,61 @@ func UserMessage(err error) string {
 	return "Sign-in failed. Please try again."
 }
 
-// DefaultOnError answers with StatusCode(err) and UserMessage(err) as plain
-// text, with a Retry-After header when the provider is unavailable.
+// DefaultOnError answers with StatusCode(err) and UserMessage(err): a small
+// styled HTML page for a browser (a request whose Accept names text/html),
+// plain text otherwise, with a Retry-After header when the provider is
+// unavailable. Neither carries more than UserMessage.
 func DefaultOnError(w http.ResponseWriter, r *http.Request, err error) {
+	status := StatusCode(err)
+	h := w.Header()
 	if s := retryAfter(err); s != "" {
-		w.Header().Set("Retry-After", s)
+		h.Set("Retry-After", s)
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(StatusCode(err))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		var buf bytes.Buffer
+		if errorPage.Execute(&buf, errorPageData{Title: errorTitle(status), Message: UserMessage(err)}) == nil {
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+			w.WriteHeader(status)
+			_, _ = w.Write(buf.Bytes())
+			return
+		}
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
 	fmt.Fprintln(w, UserMessage(err))
+}
+
+// errorPageData fills errorPage.
+type errorPageData struct{ Title, Message string }
+
+// errorPage is DefaultOnError's page for browsers: self-contained, so it
+// shows the same whatever the application serves.
+var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;background:#f4f5f7;color:#1f2328}
+main{max-width:34rem;margin:12vh auto;padding:2rem 2.25rem;background:#fff;border:1px solid #d0d7de;border-radius:10px;box-shadow:0 1px 3px rgba(0,0,0,.06)}
+h1{margin:0 0 .75rem;font-size:1.3rem}
+p{margin:0}
+</style></head>
+<body><main><h1>{{.Title}}</h1><p>{{.Message}}</p></main></body></html>
+`))
+
+// errorTitle is the heading of the error page for status.
+func errorTitle(status int) string {
+	switch status {
+	case http.StatusForbidden:
+		return "Sign-in refused"
+	case http.StatusTooManyRequests:
+		return "Too many sign-ins"
+	case http.StatusServiceUnavailable:
+		return "Service unavailable"
+	case http.StatusInternalServerError:
+		return "This site cannot sign you in"
+	}
+	return "Sign-in failed"
 }

@@ -157,7 +157,9 @@ type Config struct {
 
 	// Logger receives warnings the handlers cannot return (a failed refresh
 	// that kept the session, a store error while touching a session). Nil
-	// means silent.
+	// means silent, except for the one record an operator must see: a
+	// session too large for the default cookie store (ErrSessionTooLarge),
+	// which goes to slog.Default() then.
 	Logger *slog.Logger
 }
 
@@ -170,6 +172,9 @@ type Handlers struct {
 	csrf   *http.CrossOriginProtection
 	recent refreshed
 	log    *slog.Logger
+	// opsLog is log, or slog.Default() when Config.Logger is nil: for
+	// deployment errors an operator must see.
+	opsLog *slog.Logger
 	// loginURL is LoginPath parsed, for RequireLogin's redirects.
 	loginURL url.URL
 	// usedStates remembers the login states callbacks have used: the store
@@ -235,8 +240,10 @@ func New(cfg Config) (*Handlers, error) {
 		cfg.OnError = DefaultOnError
 	}
 	h := &Handlers{cfg: cfg, sealer: s, store: cfg.Store, csrf: http.NewCrossOriginProtection(), log: cfg.Logger, loginURL: *loginURL}
+	h.opsLog = h.log
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
+		h.opsLog = slog.Default()
 	}
 	h.sessionCookie = h.cookieName(cfg.SessionCookieName)
 	if h.store == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -192,6 +193,12 @@ func (h *Handlers) save(w http.ResponseWriter, r *http.Request, s *Session, now 
 	ttl := s.Deadline().Sub(now)
 	value, err := h.store.Save(r.Context(), s, ttl)
 	if err != nil {
+		if errors.Is(err, ErrSessionTooLarge) {
+			h.opsLog.LogAttrs(r.Context(), slog.LevelError,
+				"nihttp: a session is too large for the default cookie store, so the user cannot stay signed in: "+
+					"set Config.Store to a server-side store (nihttp/redisstore, or nihttp.NewMemoryStore for a single instance)",
+				slog.String("err", err.Error()), slog.Int("max_sealed_bytes", MaxSessionCookies*cookieChunk))
+		}
 		return storeError(err)
 	}
 	h.setChunked(w, r, h.sessionCookie, value, s.ExpiresAt.Sub(now))
