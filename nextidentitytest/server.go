@@ -251,6 +251,16 @@ type Options struct {
 	// http.StatusUnprocessableEntity with invalid_form_fields on
 	// emailAddress. Other values panic in NewServer.
 	ExistingInviteeStatus int
+	// RevokeRefreshFamilyOnReuse turns on refresh token reuse detection as
+	// RFC 9700 section 4.14.2 describes it: a refresh token presented
+	// again after it was rotated revokes every token of its grant (the
+	// "family" that descends from one authorization code), the newest
+	// refresh token and the live access tokens included, so that whoever
+	// holds a copy, the attacker or the legitimate client, must sign in
+	// again. Off by default, as at the provider, which does not document
+	// it: a reused refresh token is then refused and the others stay
+	// valid. Turn it on to test how an app handles a revoked grant.
+	RevokeRefreshFamilyOnReuse bool
 }
 
 // DefaultClient returns the client NewServer registers when Options.Clients
@@ -298,17 +308,20 @@ type Server struct {
 	closed      chan struct{}
 	closeOnce   sync.Once
 
-	mu       sync.Mutex
-	clients  map[string]Client
-	order    []string // client ids in registration order
-	users    []User
-	alg      string
-	rsaKeys  []*signingKey[*rsa.PrivateKey]   // newest last; at most two
-	ecKeys   []*signingKey[*ecdsa.PrivateKey] // newest last; at most two
-	pending  map[string]*authRequest
-	codes    map[string]*authCode
-	access   map[string]*grant
-	refresh  map[string]*grant
+	mu      sync.Mutex
+	clients map[string]Client
+	order   []string // client ids in registration order
+	users   []User
+	alg     string
+	rsaKeys []*signingKey[*rsa.PrivateKey]   // newest last; at most two
+	ecKeys  []*signingKey[*ecdsa.PrivateKey] // newest last; at most two
+	pending map[string]*authRequest
+	codes   map[string]*authCode
+	access  map[string]*grant
+	refresh map[string]*grant
+	// rotated maps refresh tokens spent by rotation to their family, when
+	// Options.RevokeRefreshFamilyOnReuse is set; see refreshTokens.
+	rotated  map[string]string
 	sessions map[string]*session
 	faults   map[Endpoint]*fault
 	latency  map[Endpoint]time.Duration
@@ -353,6 +366,9 @@ func NewServer(opts Options) *Server {
 	s.alg = opts.SigningAlg
 	s.offlineOnly = opts.OfflineAccessOnly
 	s.atAudience = opts.AccessTokenAudience
+	if opts.RevokeRefreshFamilyOnReuse {
+		s.rotated = map[string]string{}
+	}
 	if s.atAudience == "" {
 		s.atAudience = DefaultAccessTokenAudience
 	}

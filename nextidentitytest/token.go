@@ -247,6 +247,14 @@ func (s *Server) refreshTokens(w http.ResponseWriter, f url.Values, c Client) {
 	s.mu.Lock()
 	now := s.now()
 	old := s.refresh[rt]
+	if family, reused := s.rotated[rt]; old == nil && reused {
+		// RFC 9700 section 4.14.2: a rotated refresh token came back, so
+		// one of its holders is not the client; end the whole grant.
+		s.revokeFamilyLocked(family)
+		s.mu.Unlock()
+		invalidGrant(w, "The refresh token was already used. Every token of its grant is revoked; sign in again.")
+		return
+	}
 	if old == nil || old.clientID != c.ID {
 		s.mu.Unlock()
 		invalidGrant(w, "The refresh token is invalid.")
@@ -271,6 +279,15 @@ func (s *Server) refreshTokens(w http.ResponseWriter, f url.Values, c Client) {
 		return
 	}
 	delete(s.refresh, rt) // rotation: the old refresh token is spent
+	if s.rotated != nil && g.family != "" {
+		if len(s.rotated) >= maxRotated {
+			for t := range s.rotated { // forget one: the map stays bounded
+				delete(s.rotated, t)
+				break
+			}
+		}
+		s.rotated[rt] = g.family
+	}
 	access, refresh := s.issueTokensLocked(g, now)
 	s.mu.Unlock()
 	s.writeTokens(w, c, u, g, "", access, refresh, now)
@@ -296,7 +313,13 @@ func (s *Server) issueTokensLocked(g grant, now time.Time) (access, refresh stri
 	return access, refresh
 }
 
-// revokeFamilyLocked revokes every token descending from code.
+// maxRotated bounds how many spent refresh tokens reuse detection
+// remembers.
+const maxRotated = 100_000
+
+// revokeFamilyLocked revokes every token descending from code. The spent
+// refresh tokens of the family stay recorded: presented again, they are
+// reuse still.
 func (s *Server) revokeFamilyLocked(code string) {
 	for t, g := range s.access {
 		if g.family == code {

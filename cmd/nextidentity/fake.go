@@ -38,6 +38,27 @@ type fakeInfo struct {
 	Discovery string       `json:"discovery"`
 	Clients   []fakeClient `json:"clients"`
 	Users     []fakeLogin  `json:"users"`
+	// RevokeRefreshFamilyOnReuse says that reusing a rotated refresh token
+	// revokes its whole grant (-revoke-refresh-family).
+	RevokeRefreshFamilyOnReuse bool `json:"revoke_refresh_family_on_reuse,omitempty"`
+}
+
+// exposedWarning is printed when the fake listens on an address other
+// hosts may reach.
+const exposedWarning = `
+WARNING: the fake provider listens on %s (%v), not a loopback address:
+WARNING: it serves its well-known test credentials on every interface that
+WARNING: address covers, so anyone who can reach this port can sign in and
+WARNING: get tokens it signs. It is a test tool: use -addr 127.0.0.1:PORT
+WARNING: unless a container network needs otherwise.
+
+`
+
+// loopbackListener reports whether ln accepts connections from this host
+// only.
+func loopbackListener(ln net.Listener) bool {
+	a, ok := ln.Addr().(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
 }
 
 // fakeLogin is a user's sign-in credentials.
@@ -51,6 +72,7 @@ func (c *cli) fake(ctx context.Context, args []string) int {
 	fs := c.newFlagSet("fake", "[-addr 127.0.0.1:9000] [-config fake.json] [-json]", fakeHelp)
 	addr := fs.String("addr", "127.0.0.1:9000", "`host:port` to listen on; it becomes the issuer")
 	config := fs.String("config", "", "JSON `file` with clients, users, signing_alg and issuer_trailing_slash")
+	revokeFamily := fs.Bool("revoke-refresh-family", false, "revoke every token of a grant when a rotated refresh token is reused (RFC 9700 4.14.2)")
 	asJSON := fs.Bool("json", false, "print the issuer, clients and users as one JSON line")
 	if ok, code := parse(fs, args); !ok {
 		return code
@@ -70,10 +92,16 @@ func (c *cli) fake(ctx context.Context, args []string) int {
 			return exitFail
 		}
 	}
+	if *revokeFamily {
+		opts.RevokeRefreshFamilyOnReuse = true
+	}
 	ln, err := c.listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "nextidentity: fake: %v (is another server using it? choose another -addr)\n", err)
 		return exitFail
+	}
+	if !loopbackListener(ln) {
+		fmt.Fprintf(c.stderr, exposedWarning, *addr, ln.Addr())
 	}
 	opts.Listener = ln
 	srv, err := newFakeServer(opts)
@@ -85,8 +113,9 @@ func (c *cli) fake(ctx context.Context, args []string) int {
 	defer srv.Close()
 
 	info := fakeInfo{
-		Issuer:    srv.Issuer(),
-		Discovery: srv.URL + string(nextidentitytest.EndpointDiscovery),
+		Issuer:                     srv.Issuer(),
+		Discovery:                  srv.URL + string(nextidentitytest.EndpointDiscovery),
+		RevokeRefreshFamilyOnReuse: opts.RevokeRefreshFamilyOnReuse,
 	}
 	for _, cl := range opts.Clients {
 		info.Clients = append(info.Clients, fakeClient{
@@ -147,6 +176,9 @@ func (c *cli) printFakeInfo(info fakeInfo) {
 			sub = "random"
 		}
 		fmt.Fprintf(w, "user:\t%s\tpassword: %s\tsub: %s\n", printable(u.Email), printable(u.Password), printable(sub))
+	}
+	if info.RevokeRefreshFamilyOnReuse {
+		fmt.Fprintf(w, "refresh token reuse:\trevokes the whole grant (RFC 9700 4.14.2)\n")
 	}
 	w.Flush()
 	first := info.Clients[0]

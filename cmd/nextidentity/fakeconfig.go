@@ -33,6 +33,9 @@ type fakeConfig struct {
 	// AccessTokenAudience is the "aud" of JWT access tokens and of
 	// introspection answers.
 	AccessTokenAudience string `json:"access_token_audience"`
+	// RevokeRefreshFamilyOnReuse: reusing a rotated refresh token revokes
+	// every token of its grant (RFC 9700 section 4.14.2).
+	RevokeRefreshFamilyOnReuse bool `json:"revoke_refresh_family_on_reuse"`
 	// Clients default to nextidentitytest.DefaultClient().
 	Clients []fakeClient `json:"clients"`
 	// Users default to nextidentitytest.DefaultUser().
@@ -111,6 +114,8 @@ func (cfg *fakeConfig) options() (nextidentitytest.Options, error) {
 		SigningAlg:          cfg.SigningAlg,
 		IssuerTrailingSlash: cfg.IssuerTrailingSlash,
 		AccessTokenAudience: cfg.AccessTokenAudience,
+
+		RevokeRefreshFamilyOnReuse: cfg.RevokeRefreshFamilyOnReuse,
 	}
 	if opts.SigningAlg == "" {
 		opts.SigningAlg = "RS256"
