@@ -57,6 +57,14 @@ func (h *Handlers) BackChannelLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	lt, err := h.cfg.Client.VerifyLogoutToken(r.Context(), raw[0])
 	switch {
+	case errors.Is(err, nextidentity.ErrProviderUnreachable), errors.Is(err, nextidentity.ErrProviderUnavailable):
+		// First: such an error also wraps ErrInvalidLogoutToken, yet the
+		// token was not found bad, only not checked (keys unreachable, or
+		// with LazyDiscovery the provider not known yet). A 5xx, so that
+		// the provider tries again.
+		h.log.Error("nihttp: back-channel logout token could not be checked", "err", err)
+		logoutError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the logout token could not be checked")
+		return
 	case errors.Is(err, nextidentity.ErrInvalidLogoutToken):
 		h.log.Info("nihttp: back-channel logout token refused", "err", err)
 		logoutError(w, http.StatusBadRequest, "invalid_request", "the logout token is invalid")

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"testing"
 	"time"
@@ -215,4 +216,19 @@ func TestReadyUsesPing(t *testing.T) {
 			require.ErrorIs(t, err, tc.err)
 		})
 	}
+}
+
+// TestLazyBackChannelLogout: a logout token that cannot be checked because
+// the provider is unavailable gets 503 (the provider retries), not 400.
+func TestLazyBackChannelLogout(t *testing.T) {
+	addr, clk := freeAddr(t), newClock()
+	a := lazyApp(t, addr, clk, func(c *nihttp.Config) { c.BackChannelLogout = true })
+	w := postLogoutToken(a.h, http.MethodPost, url.Values{"logout_token": {"eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.e30.c2ln"}})
+	require.Equal(t, http.StatusServiceUnavailable, w.Code, w.Body.String())
+	require.Contains(t, w.Body.String(), "temporarily_unavailable")
+
+	p := providerAt(t, addr, clk, a)
+	clk.Advance(nextidentity.MaxDiscoveryBackoff)
+	w = postLogoutToken(a.h, http.MethodPost, url.Values{"logout_token": {logoutToken(t, p, nil)}})
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 }
