@@ -2,7 +2,6 @@ package nihttp_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,30 +10,12 @@ import (
 	"github.com/oidc-kit/nextidentity/nihttp"
 )
 
-// movingClock is a clock a test advances.
-type movingClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *movingClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *movingClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // The cookie store's cache of decoded sessions changes nothing a caller can
 // see: every load returns its own copy, a cached value still expires with
 // its seal, and a value that differs by one byte is opened (and refused).
 func TestCookieStoreCache(t *testing.T) {
 	ctx := context.Background()
-	clock := &movingClock{t: goldenNow()}
+	clock := &clock{t: goldenNow()}
 	st, err := nihttp.NewCookieStoreForTest(clock.Now, goldenKey)
 	require.NoError(t, err)
 	s := signedSession(t, map[string]any{"entitlements": []string{"a", "b"}})
@@ -68,7 +49,7 @@ func TestCookieStoreCache(t *testing.T) {
 	_, err = rotated.Load(ctx, v)
 	require.ErrorIs(t, err, nihttp.ErrNoSession)
 
-	clock.advance(time.Hour)
+	clock.Advance(time.Hour)
 	_, err = st.Load(ctx, v)
 	require.ErrorIs(t, err, nihttp.ErrNoSession, "a cached session expires with its seal")
 	require.ErrorIs(t, err, nihttp.ErrExpired)
