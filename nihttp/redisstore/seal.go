@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/oidc-kit/nextidentity/nihttp"
 )
@@ -103,6 +104,40 @@ func splitCookie(v string) (id string, secret []byte, encoded string, ok bool) {
 	return id, secret, encoded, ok
 }
 
+// aeadCacheSize bounds aeads: the sealing keys of this many recently used
+// sessions are kept, so that a session's loads and saves derive its key
+// once (HKDF costs more than AES-GCM opening a whole session).
+const aeadCacheSize = 1024
+
+// aeads caches newAEAD by secret. An AES-GCM cipher.AEAD is safe for
+// concurrent use. The cache holds nothing a request does not hold: each
+// entry opens one session, as its cookie does.
+var aeads struct {
+	sync.Mutex
+	m map[string]cipher.AEAD
+}
+
+// aeadFor is newAEAD(secret), from the cache when it is there.
+func aeadFor(secret []byte) cipher.AEAD {
+	aeads.Lock()
+	defer aeads.Unlock()
+	if a, ok := aeads.m[string(secret)]; ok {
+		return a
+	}
+	if aeads.m == nil {
+		aeads.m = make(map[string]cipher.AEAD)
+	}
+	if len(aeads.m) >= aeadCacheSize {
+		for k := range aeads.m { // drop one: map order is random enough
+			delete(aeads.m, k)
+			break
+		}
+	}
+	a := newAEAD(secret)
+	aeads.m[string(secret)] = a
+	return a
+}
+
 // newAEAD is AES-256-GCM under the key derived from secret.
 func newAEAD(secret []byte) cipher.AEAD {
 	// The secret is already a uniformly random key, so HKDF's extract
@@ -120,7 +155,7 @@ func newAEAD(secret []byte) cipher.AEAD {
 // plain, with the index hashes hsub and hsid in clear in its header (for
 // EndSessions's script).
 func seal(key string, secret []byte, hsub, hsid [hashLen]byte, plain []byte) []byte {
-	aead := newAEAD(secret)
+	aead := aeadFor(secret)
 	out := make([]byte, headerLen+nonceLen, headerLen+nonceLen+len(plain)+aead.Overhead())
 	out[0] = sealVersion
 	copy(out[1:], hsub[:])
@@ -136,7 +171,7 @@ func open(key string, secret []byte, value []byte) ([]byte, error) {
 	if len(value) < minSealedLen || value[0] != sealVersion {
 		return nil, errOpen
 	}
-	aead := newAEAD(secret)
+	aead := aeadFor(secret)
 	nonce, sealed := value[headerLen:headerLen+nonceLen], value[headerLen+nonceLen:]
 	plain, err := aead.Open(sealed[:0], nonce, sealed, additionalData(key, value[:headerLen]))
 	if err != nil {

@@ -82,3 +82,28 @@ func TestSealBindsKey(t *testing.T) {
 		t.Fatal("the sealed value shows the session")
 	}
 }
+
+// TestAEADCache: a secret's sealing key is derived once and reused; the
+// cache stays within aeadCacheSize, and what it returns seals as newAEAD's
+// key does.
+func TestAEADCache(t *testing.T) {
+	secret, _ := decodeSecret(string(newSecret()))
+	a := aeadFor(secret)
+	if aeadFor(secret) != a {
+		t.Fatal("the key was derived again")
+	}
+	nonce := make([]byte, nonceLen)
+	if !bytes.Equal(a.Seal(nil, nonce, []byte("x"), nil), newAEAD(secret).Seal(nil, nonce, []byte("x"), nil)) {
+		t.Fatal("the cached key is not the derived key")
+	}
+	for range aeadCacheSize + 10 {
+		s, _ := decodeSecret(string(newSecret()))
+		aeadFor(s)
+	}
+	aeads.Lock()
+	n := len(aeads.m)
+	aeads.Unlock()
+	if n > aeadCacheSize {
+		t.Fatalf("cache holds %d keys", n)
+	}
+}
