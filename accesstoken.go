@@ -77,6 +77,10 @@ type AccessToken struct {
 	// access token always has one; for an introspected token it is zero
 	// when the response has none.
 	Expiry time.Time
+	// AuthTime is the "auth_time" claim: when the user last authenticated
+	// at the provider (RFC 9068 section 2.2.1, RFC 9470). Zero when the
+	// token has none, as a client credentials token never has.
+	AuthTime time.Time
 
 	claims []byte // JWT payload or introspection response
 }
@@ -111,6 +115,7 @@ type atClaims struct {
 	ClientID string      `json:"client_id"`
 	Jti      string      `json:"jti"`
 	Scope    scopeClaim  `json:"scope"`
+	AuthTime numericDate `json:"auth_time"`
 }
 
 var atClaimNames = jsonNames(reflect.TypeFor[atClaims]())
@@ -232,6 +237,7 @@ func (c *Client) verifyJWTAccessToken(ctx context.Context, raw string) (*AccessT
 		Scopes:   cl.Scope,
 		IssuedAt: cl.Iat.t,
 		Expiry:   cl.Exp.t,
+		AuthTime: cl.AuthTime.t,
 		claims:   payload,
 	}
 	var ck *cacheKey
@@ -310,6 +316,7 @@ func (c *Client) introspectAccessToken(ctx context.Context, raw string) (*Access
 		Scopes:   in.Scopes,
 		IssuedAt: in.IssuedAt,
 		Expiry:   in.Expiry,
+		AuthTime: in.AuthTime,
 		claims:   in.claims,
 	}
 	if ttl := c.introspectionTTL; ttl > 0 {

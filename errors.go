@@ -54,6 +54,11 @@ var (
 
 // Specific checks, each wrapped under an umbrella above.
 var (
+	// ErrAuthTooOld: a sign-in sent max_age (WithMaxAge) and the ID token's
+	// "auth_time" is missing or older than that (beyond the leeway): the
+	// provider did not make the user authenticate again. Wrapped under
+	// ErrInvalidIDToken.
+	ErrAuthTooOld = errors.New("nextidentity: authentication older than max_age")
 	// ErrTokenExpired: "exp" is in the past (beyond the leeway).
 	ErrTokenExpired = errors.New("nextidentity: token expired")
 	// ErrInvalidSignature: the signature does not verify, no key fits, or the

@@ -47,6 +47,10 @@ type Introspection struct {
 	// IssuedAt is the "iat" member, when the token was issued. Zero when
 	// absent.
 	IssuedAt time.Time
+	// AuthTime is the "auth_time" member, when the user last authenticated
+	// at the provider. RFC 7662 does not define it; providers that send it
+	// use the ID token claim's meaning (RFC 9470). Zero when absent.
+	AuthTime time.Time
 
 	claims []byte
 }
@@ -73,6 +77,7 @@ type introspectionJSON struct {
 	Aud       audience    `json:"aud"`
 	Exp       numericDate `json:"exp"`
 	Iat       numericDate `json:"iat"`
+	AuthTime  numericDate `json:"auth_time"`
 }
 
 // Introspect asks the provider's introspection endpoint about token
@@ -141,6 +146,7 @@ func (c *Client) Introspect(ctx context.Context, token string) (*Introspection, 
 		Audience:  r.Aud,
 		Expiry:    r.Exp.t,
 		IssuedAt:  r.Iat.t,
+		AuthTime:  r.AuthTime.t,
 		claims:    body,
 	}, nil
 }

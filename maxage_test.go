@@ -60,6 +60,7 @@ func TestWithMaxAgeIsEnforced(t *testing.T) {
 				return
 			}
 			require.ErrorIs(t, err, nextidentity.ErrInvalidIDToken)
+			require.ErrorIs(t, err, nextidentity.ErrAuthTooOld, "the finer sentinel says why")
 			require.Nil(t, tok)
 		})
 	}

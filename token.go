@@ -198,10 +198,10 @@ func (c *Client) Exchange(ctx context.Context, callback url.Values, req *AuthReq
 // leeway.
 func (c *Client) checkAuthTime(idt *IDToken, maxAge time.Duration) error {
 	if idt.AuthTime.IsZero() {
-		return invalidIDToken(nil, "no auth_time claim, but max_age was sent")
+		return invalidIDToken(ErrAuthTooOld, "no auth_time claim, but max_age was sent")
 	}
 	if age := c.now().Sub(idt.AuthTime); age > maxAge+c.leeway {
-		return invalidIDToken(nil, "auth_time %s is %s old, more than max_age %s",
+		return invalidIDToken(ErrAuthTooOld, "auth_time %s is %s old, more than max_age %s",
 			idt.AuthTime.UTC().Format(time.RFC3339), age.Round(time.Second), maxAge)
 	}
 	return nil

@@ -28,6 +28,14 @@
 // (Browser.EditProfile). Scopes decide the claims of the ID token and of
 // /userinfo (OpenID Connect Core section 5.4; see User).
 //
+// Re-authentication works as OpenID Connect Core 3.1.2.1 says: with
+// prompt=login, or a max_age shorter than the time since the provider
+// session's sign-in, /authorize shows the sign-in form again even to a
+// signed-in browser (Browser.Authorize then returns ErrLoginRequired), and
+// "auth_time" in the ID token, in JWT access tokens and in introspection
+// answers is when the password was last typed: a code or refresh issued
+// later on an older session carries the older time.
+//
 // A shown sign-in page is bound to the browser it was shown to (the
 // BrowserCookieName cookie): the form posted from another browser is refused,
 // as the real provider must refuse login CSRF.

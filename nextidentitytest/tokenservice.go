@@ -64,6 +64,9 @@ func (s *Server) newAccessTokenLocked(g grant, now time.Time) string {
 	if g.scope != "" {
 		claims["scope"] = g.scope
 	}
+	if !g.authTime.IsZero() {
+		claims["auth_time"] = g.authTime.Unix()
+	}
 	var tok *jwt.Token
 	var key any
 	if s.alg == "ES256" {
@@ -195,6 +198,9 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		"client_id":  g.clientID,
 		"token_type": "Bearer",
 		"scope":      g.scope,
+	}
+	if !g.authTime.IsZero() {
+		resp["auth_time"] = g.authTime.Unix()
 	}
 	if kind == "access_token" {
 		resp["aud"] = s.atAudience
