@@ -3,8 +3,10 @@ package nihttp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/oidc-kit/nextidentity"
 )
@@ -13,6 +15,14 @@ import (
 type BearerOptions struct {
 	// Scopes the access token must all carry; none means any valid token.
 	Scopes []string
+	// MaxAge, when positive, demands a recent sign-in (RFC 9470): the
+	// token's auth_time (AccessToken.AuthTime, from a JWT access token or
+	// the introspection answer) must be at most MaxAge old by the client's
+	// clock (Client.Now). A token without auth_time, or with an older one,
+	// gets 401 with error="insufficient_user_authentication" and max_age
+	// (whole seconds), so the client can send the user through sign-in
+	// again with that max_age and come back with a fresher token.
+	MaxAge time.Duration
 	// Realm names the protected API in WWW-Authenticate. Default: the
 	// client's Audience, else its Issuer.
 	Realm string
@@ -34,6 +44,8 @@ type BearerOptions struct {
 //   - several Authorization headers or a malformed one: 400, error="invalid_request"
 //   - a token that fails verification: 401, error="invalid_token"
 //   - a valid token without a required scope: 403, error="insufficient_scope", scope="..."
+//   - with BearerOptions.MaxAge, a valid token whose auth_time is missing or
+//     older: 401, error="insufficient_user_authentication", max_age=N (RFC 9470)
 //   - the provider cannot be asked (JWKS or introspection down): 503
 //   - anything else (for example the introspection endpoint refusing this
 //     client): 500
@@ -53,6 +65,8 @@ func RequireBearerWith(c *nextidentity.Client, o BearerOptions) func(http.Handle
 	challenge := "Bearer realm=" + quoteParam(realm)
 	scopes := append([]string(nil), o.Scopes...)
 	insufficient := challenge + `, error="insufficient_scope", scope=` + quoteParam(strings.Join(scopes, " "))
+	maxAge := o.MaxAge.Truncate(time.Second)
+	stale := stepUpChallenge(challenge+",", maxAge)
 
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -93,6 +107,10 @@ func RequireBearerWith(c *nextidentity.Client, o BearerOptions) func(http.Handle
 				fail(http.StatusForbidden, insufficient, nextidentity.ErrInsufficientScope)
 				return
 			}
+			if o.MaxAge > 0 && (at.AuthTime.IsZero() || c.Now().Sub(at.AuthTime) > maxAge) {
+				fail(http.StatusUnauthorized, stale, errStaleAuth)
+				return
+			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), accessTokenKey{}, at)))
 		})
 	}
@@ -111,6 +129,7 @@ var (
 	errNoBearer        = errors.New("nihttp: no bearer token in the Authorization header")
 	errManyAuthHeaders = errors.New("nihttp: more than one Authorization header")
 	errBadBearer       = errors.New("nihttp: malformed bearer token")
+	errStaleAuth       = fmt.Errorf("nihttp: the access token's auth_time is missing or older than BearerOptions.MaxAge: %w", nextidentity.ErrAuthTooOld)
 )
 
 // bearerToken reads the token of an "Authorization: Bearer" header

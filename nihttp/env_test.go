@@ -177,6 +177,7 @@ func (a *app) routes() http.Handler {
 		w.Write([]byte("hello " + s.Token.IDToken.Email))
 	}))
 	mux.Handle("/private/", protected)
+	mux.Handle("/recent/", a.h.RequireRecentLogin(recentMaxAge, protected)) // step-up: stepup_test.go
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("home")) })
 	return mux
 }

@@ -18,7 +18,9 @@ import (
 //     it (login cookie missing, tampered, expired or used before; state,
 //     code or iss);
 //   - 429 when a sign-in loop was stopped;
-//   - 502 when the provider failed or sent something the library rejected;
+//   - 502 when the provider failed or sent something the library rejected
+//     (among them a step-up sign-in it did not make recent enough:
+//     nextidentity.ErrAuthTooOld);
 //   - 503 when the session store cannot answer, or the provider is not
 //     known yet (nextidentity.ErrProviderUnavailable: with LazyDiscovery,
 //     its discovery document could not be read so far);
@@ -39,6 +41,7 @@ func StatusCode(err error) int {
 	case errors.Is(err, ErrStoreUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, nextidentity.ErrProvider), errors.Is(err, nextidentity.ErrInvalidIDToken),
+		errors.Is(err, nextidentity.ErrAuthTooOld),
 		errors.Is(err, nextidentity.ErrMalformedResponse), errors.Is(err, nextidentity.ErrResponseTooLarge):
 		return http.StatusBadGateway
 	}

@@ -192,9 +192,14 @@ type loginState struct {
 	CodeVerifier string    `json:"v"`
 	ReturnTo     string    `json:"r,omitempty"`
 	Expires      time.Time `json:"e"`
-	// MaxAge is the max_age sent (nextidentity.WithMaxAge in AuthOptions),
-	// so that the callback enforces it on auth_time.
+	// MaxAge is the max_age sent (nextidentity.WithMaxAge in AuthOptions,
+	// or a step-up's), so that the callback enforces it on auth_time.
 	MaxAge *time.Duration `json:"m,omitempty"`
+	// StepUp says RequireRecentLogin asked for this sign-in: the callback
+	// holds auth_time to MaxAge by the handlers' clock too.
+	StepUp bool `json:"u,omitempty"`
+	// Prompted says prompt=login was sent with it.
+	Prompted bool `json:"p,omitempty"`
 }
 
 // New checks cfg and returns the handlers. It reports every missing or
@@ -267,10 +272,13 @@ func setDefault[T comparable](v *T, def T) {
 // Login starts a sign-in: it seals a fresh authorization request into a
 // login cookie of its own (so sign-ins in several tabs each finish) and
 // redirects to the provider. A "return_to" query parameter that is a local
-// path ("/orders?id=1") is where the callback returns. When the provider
-// is unavailable (nextidentity.ErrProviderUnavailable, with
-// LazyDiscovery) or the store is a Pinger and cannot answer
-// (ErrStoreUnavailable), Login answers 503 instead (through OnError).
+// path ("/orders?id=1") is where the callback returns. The "max_age" (whole
+// seconds) and "prompt=login" parameters that RequireRecentLogin adds make
+// it a step-up sign-in: the provider is asked for an authentication no
+// older than max_age, and the callback checks it got one. When the provider
+// is unavailable (nextidentity.ErrProviderUnavailable, with LazyDiscovery)
+// or the store is a Pinger and cannot answer (ErrStoreUnavailable), Login
+// answers 503 instead (through OnError).
 func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	// With LazyDiscovery the provider may not be known yet: find it with
@@ -293,13 +301,15 @@ func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) {
 		h.cfg.OnError(w, r, err)
 		return
 	}
-	ar, err := h.cfg.Client.AuthCodeURL(h.cfg.AuthOptions...)
+	su, isStepUp := stepUpFrom(r.URL.Query())
+	ar, err := h.authRequest(su, isStepUp)
 	if err != nil {
 		h.cfg.OnError(w, r, err)
 		return
 	}
 	st := loginState{
 		State: ar.State, Nonce: ar.Nonce, CodeVerifier: ar.CodeVerifier, MaxAge: ar.MaxAge,
+		StepUp: isStepUp, Prompted: isStepUp && su.prompted,
 		Expires: h.cfg.Now().Add(h.cfg.LoginTTL),
 	}
 	if rt, ok := localPath(r.URL.Query().Get("return_to")); ok {
@@ -399,9 +409,20 @@ func (h *Handlers) Callback(w http.ResponseWriter, r *http.Request) {
 			State: st.State, Nonce: st.Nonce, CodeVerifier: st.CodeVerifier, MaxAge: st.MaxAge,
 		})
 	}
+	if err == nil && st.StepUp && st.MaxAge != nil {
+		err = h.checkStepUp(tok, *st.MaxAge)
+	}
+	if st != nil && st.StepUp && st.MaxAge != nil && !st.Prompted && errors.Is(err, nextidentity.ErrAuthTooOld) {
+		// The provider did not ask for the password again (it ignored
+		// max_age, or its clock is behind ours): once more, with
+		// prompt=login. A second failure is an error, not a loop.
+		h.log.Info("nihttp: step-up sign-in came back without a recent authentication; asking with prompt=login", "err", err)
+		redirectLocal(w, h.loginLocation(returnTo, st.MaxAge, true))
+		return
+	}
 	old, _, _ := h.load(r)
 	if err != nil {
-		if old != nil {
+		if old != nil && !errors.Is(err, nextidentity.ErrAuthTooOld) {
 			redirectLocal(w, returnTo)
 			return
 		}
@@ -478,6 +499,7 @@ func (h *Handlers) start(w http.ResponseWriter, r *http.Request, tok *nextidenti
 	}
 	if tok.IDToken != nil {
 		s.Subject = tok.IDToken.Subject
+		s.AuthTime = tok.IDToken.AuthTime
 		var sid struct {
 			SID string `json:"sid"`
 		}
@@ -549,32 +571,10 @@ func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) {
 // session a GET or HEAD is redirected to LoginPath with return_to set to
 // the request's path and query, and any other method gets 401. When the
 // session store cannot answer, the response is 503 (via OnError): the user
-// is never treated as signed out because a store is down.
+// is never treated as signed out because a store is down. Sensitive routes
+// that need a recent sign-in use RequireRecentLogin.
 func (h *Handlers) RequireLogin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, err := h.Session(w, r)
-		switch {
-		case s != nil:
-			if err != nil {
-				h.log.Warn("nihttp: serving with the session's old tokens", "err", err)
-			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)))
-		case errors.Is(err, ErrNoSession) && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-			w.Header().Set("Cache-Control", "no-store")
-			target := h.loginURL
-			if rt, ok := localPath(r.URL.RequestURI()); ok {
-				q := target.Query()
-				q.Set("return_to", rt)
-				target.RawQuery = q.Encode()
-			}
-			redirectLocal(w, target.String())
-		case errors.Is(err, ErrNoSession):
-			w.Header().Set("Cache-Control", "no-store")
-			http.Error(w, "nihttp: sign-in required", http.StatusUnauthorized)
-		default:
-			h.cfg.OnError(w, r, err)
-		}
-	})
+	return h.requireSession(next, nil)
 }
 
 // maxIDTokenHint is the longest ID token Logout sends as id_token_hint: a
@@ -591,6 +591,10 @@ func redirectLocal(w http.ResponseWriter, target string) {
 }
 
 type sessionKey struct{}
+
+func withSession(ctx context.Context, s *Session) context.Context {
+	return context.WithValue(ctx, sessionKey{}, s)
+}
 
 // SessionFrom returns the session RequireLogin put in ctx, or nil outside
 // RequireLogin.

@@ -53,6 +53,10 @@ type Session struct {
 	SID string `json:"sid,omitempty"`
 	// CreatedAt is when the user signed in.
 	CreatedAt time.Time `json:"created"`
+	// AuthTime is when the user last authenticated at the provider: the
+	// ID token's auth_time at sign-in, kept across refreshes. Zero when the
+	// provider did not say. RequireRecentLogin compares it with its maxAge.
+	AuthTime time.Time `json:"auth,omitzero"`
 	// ExpiresAt is CreatedAt + Config.SessionLifetime: the session ends
 	// then, however active.
 	ExpiresAt time.Time `json:"expires"`
@@ -84,6 +88,15 @@ func (StoreSecret) GoString() string { return "[redacted]" }
 
 // LogValue returns "[redacted]", never the secret.
 func (StoreSecret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// authTime is AuthTime, or for a session saved before it was recorded the
+// ID token's auth_time.
+func (s *Session) authTime() time.Time {
+	if s.AuthTime.IsZero() && s.Token != nil && s.Token.IDToken != nil {
+		return s.Token.IDToken.AuthTime
+	}
+	return s.AuthTime
+}
 
 // Deadline is when the session ends if nothing happens: the earlier of
 // ExpiresAt and IdleExpiresAt. Stores keep a session until then.
