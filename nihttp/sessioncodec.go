@@ -16,7 +16,7 @@ import (
 // scanning JSON (and the ID token's claims, JSON nested in JSON) twice.
 //
 //	version (1) | flags (uvarint) | ID | Subject | SID |
-//	CreatedAt | ExpiresAt | LastSeen | IdleExpiresAt |
+//	CreatedAt | ExpiresAt | LastSeen | IdleExpiresAt | [AuthTime] |
 //	[Token: AccessToken | TokenType | RefreshToken | RawIDToken | Expiry | Scope |
 //	 [IDToken: alg, when its claims are RawIDToken's payload;
 //	  else IDToken.MarshalBinary]]
@@ -25,7 +25,8 @@ import (
 // described at appendTime. Nothing is stored twice: when the verified
 // claims are exactly the raw ID token's payload (as they are after a
 // sign-in), only the raw ID token is kept and the claims are read back
-// from it.
+// from it. AuthTime is there only when it is not the ID token's auth_time
+// (flagAuthTime); otherwise it is read back from the ID token.
 const sessionBinaryVersion = 1
 
 // maxSessionBinary bounds a binary session, so a decoder never allocates
@@ -37,7 +38,8 @@ const (
 	flagToken        = 1 << iota // Token is set
 	flagIDToken                  // Token.IDToken is set
 	flagClaimsInRaw              // Token.IDToken's claims are Token.RawIDToken's payload
-	flagsKnown       = flagToken | flagIDToken | flagClaimsInRaw
+	flagAuthTime                 // AuthTime is encoded: it is not Token.IDToken's auth_time
+	flagsKnown       = flagToken | flagIDToken | flagClaimsInRaw | flagAuthTime
 	maxZoneOffsetSec = 24 * 60 * 60
 )
 
@@ -79,6 +81,9 @@ func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 			}
 		}
 	}
+	if !s.AuthTime.Equal(s.idTokenAuthTime()) {
+		flags |= flagAuthTime
+	}
 	b = append(b, sessionBinaryVersion)
 	b = binary.AppendUvarint(b, flags)
 	b = appendString(b, s.ID)
@@ -88,6 +93,9 @@ func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 	b = appendTime(b, s.ExpiresAt)
 	b = appendTime(b, s.LastSeen)
 	b = appendTime(b, s.IdleExpiresAt)
+	if flags&flagAuthTime != 0 {
+		b = appendTime(b, s.AuthTime)
+	}
 	if t != nil {
 		b = appendString(b, t.AccessToken)
 		b = appendString(b, t.TokenType)
@@ -125,7 +133,7 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 	// them all.
 	d := decoder{s: string(data), off: 1}
 	flags := d.uvarint()
-	if flags&^flagsKnown != 0 || flags&flagToken == 0 && flags != 0 ||
+	if flags&^flagsKnown != 0 || flags&flagToken == 0 && flags&^flagAuthTime != 0 ||
 		flags&flagClaimsInRaw != 0 && flags&flagIDToken == 0 {
 		return fmt.Errorf("%w: bad flags", errBadSession)
 	}
@@ -137,6 +145,9 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 	out.ExpiresAt = d.time()
 	out.LastSeen = d.time()
 	out.IdleExpiresAt = d.time()
+	if flags&flagAuthTime != 0 {
+		out.AuthTime = d.time()
+	}
 	if flags&flagToken != 0 {
 		t := new(nextidentity.Token)
 		t.AccessToken = d.str()
@@ -174,8 +185,19 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 		return d.err
 	}
 	out.StoreSecret = s.StoreSecret
+	if flags&flagAuthTime == 0 {
+		out.AuthTime = out.idTokenAuthTime()
+	}
 	*s = out
 	return nil
+}
+
+// idTokenAuthTime is the ID token's auth_time, or zero without one.
+func (s *Session) idTokenAuthTime() time.Time {
+	if s.Token == nil || s.Token.IDToken == nil {
+		return time.Time{}
+	}
+	return s.Token.IDToken.AuthTime
 }
 
 // rawPayload decodes a compact JWS's payload (the middle part).

@@ -57,6 +57,26 @@ func TestSessionBinaryRoundTrip(t *testing.T) {
 			return s
 		}},
 		{"zero session", func(*testing.T) *nihttp.Session { return &nihttp.Session{} }},
+		{"auth time of the ID token", func(t *testing.T) *nihttp.Session {
+			s := signedSession(t, nil)
+			s.AuthTime = s.Token.IDToken.AuthTime // kept once, in the ID token
+			return s
+		}},
+		{"auth time other than the ID token's", func(t *testing.T) *nihttp.Session {
+			s := signedSession(t, nil)
+			s.AuthTime = s.Token.IDToken.AuthTime.Add(-time.Hour) // a refresh's ID token said otherwise
+			return s
+		}},
+		{"auth time without a token", func(t *testing.T) *nihttp.Session {
+			s := storetest.NewSession(t, "user-7", "")
+			s.Token, s.AuthTime = nil, time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+			return s
+		}},
+		{"auth time without an ID token", func(t *testing.T) *nihttp.Session {
+			s := storetest.NewSession(t, "user-6", "")
+			s.Token.IDToken, s.AuthTime = nil, time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+			return s
+		}},
 		{"zones and nanoseconds", func(t *testing.T) *nihttp.Session {
 			s := signedSession(t, map[string]any{"entitlements": []string{"a", "b"}})
 			s.CreatedAt = time.Date(2026, 12, 1, 9, 0, 0, 123456789, paris)
@@ -76,6 +96,7 @@ func TestSessionBinaryRoundTrip(t *testing.T) {
 			storetest.RequireSameSession(t, s, &got)
 			require.True(t, s.LastSeen.Equal(got.LastSeen))
 			require.True(t, s.IdleExpiresAt.Equal(got.IdleExpiresAt))
+			require.True(t, s.AuthTime.Equal(got.AuthTime), "AuthTime %v, want %v", got.AuthTime, s.AuthTime)
 			if s.Token != nil {
 				require.Equal(t, s.Token.RawIDToken, got.Token.RawIDToken)
 				require.Equal(t, s.Token.Scope, got.Token.Scope)
