@@ -149,6 +149,17 @@ func (c *Client) PersonalDetailsURL(opts ...AuthOption) (*AuthRequest, error) {
 	return c.authURL(c.loaded(), c.static.personalDetails, opts)
 }
 
+// ForgotPasswordURL is AuthCodeURL for the provider's hosted
+// forgot-password screen (Config.ForgotPasswordEndpoint, default
+// Issuer + "/forgot-password"), which takes the same parameters as
+// /authorize; "response_format=openid" is added as in the provider's
+// example (its meaning is not documented; WithParam can change it). The
+// client must have the provider's login_client feature and RedirectURL in
+// its redirect_uri allow-list. Finish with ForgotPasswordCallback.
+func (c *Client) ForgotPasswordURL(opts ...AuthOption) (*AuthRequest, error) {
+	return c.authURL(c.loaded(), c.static.forgotPassword, append([]AuthOption{WithParam("response_format", "openid")}, opts...))
+}
+
 // authURL builds the URL; prov is the provider state when known (nil for
 // the registration and profile screens before LazyDiscovery has read it).
 func (c *Client) authURL(prov *provider, endpoint string, opts []AuthOption) (*AuthRequest, error) {

@@ -89,6 +89,9 @@ type Config struct {
 	RegisterEndpoint string
 	// PersonalDetailsEndpoint defaults to Issuer + "/personal-details".
 	PersonalDetailsEndpoint string
+	// ForgotPasswordEndpoint is the hosted forgot-password screen
+	// (ForgotPasswordURL); default Issuer + "/forgot-password".
+	ForgotPasswordEndpoint string
 	// IntrospectionEndpoint (RFC 7662) defaults to discovery's
 	// introspection_endpoint. Without one, VerifyAccessToken refuses opaque
 	// tokens and Introspect fails.
@@ -223,6 +226,7 @@ type Client struct {
 
 type endpoints struct {
 	authorization, token, userinfo, jwks, endSession, register, personalDetails string
+	forgotPassword                                                              string
 	introspection, revocation, accountLogout                                    string
 }
 
@@ -326,6 +330,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	c.static = endpoints{
 		register:        firstNonEmpty(cfg.RegisterEndpoint, base+"/register"),
 		personalDetails: firstNonEmpty(cfg.PersonalDetailsEndpoint, base+"/personal-details"),
+		forgotPassword:  firstNonEmpty(cfg.ForgotPasswordEndpoint, base+"/forgot-password"),
 		accountLogout:   firstNonEmpty(cfg.AccountLogoutEndpoint, base+"/idp/v1/account/logout"),
 	}
 	c.atCache = newTokenCache(cfg.AccessTokenCacheSize, c.now)
@@ -380,6 +385,7 @@ func (c *Client) checkStatic() error {
 		{"JWKSURL", cfg.JWKSURL},
 		{"RegisterEndpoint", c.static.register},
 		{"PersonalDetailsEndpoint", c.static.personalDetails},
+		{"ForgotPasswordEndpoint", c.static.forgotPassword},
 		{"AccountLogoutEndpoint", c.static.accountLogout},
 	} {
 		errs = append(errs, checkEndpoint(f.name, f.v, true))
@@ -427,6 +433,7 @@ func (c *Client) newProvider(md *providerMetadata) (*provider, error) {
 		{"EndSessionEndpoint", e.endSession},
 		{"RegisterEndpoint", e.register},
 		{"PersonalDetailsEndpoint", e.personalDetails},
+		{"ForgotPasswordEndpoint", e.forgotPassword},
 		{"AccountLogoutEndpoint", e.accountLogout},
 	} {
 		errs = append(errs, checkEndpoint(f.name, f.v, false))

@@ -142,35 +142,75 @@ func (e *expiresIn) UnmarshalJSON(b []byte) error {
 // verifies the ID token with req.Nonce, its at_hash when present, and its
 // auth_time when req.MaxAge is set.
 func (c *Client) Exchange(ctx context.Context, callback url.Values, req *AuthRequest) (*Token, error) {
-	if codes, ok := callback["error"]; ok {
-		// Any "error" parameter, even an empty or repeated one, ends the
-		// flow: a code beside it is never redeemed.
-		return nil, callbackError(firstNonEmpty(codes...), callback.Get("error_description"), callback.Get("error_uri"))
-	}
-	if err := req.complete(); err != nil {
-		return nil, err
-	}
-	if st := callback["state"]; len(st) != 1 || subtle.ConstantTimeCompare([]byte(st[0]), []byte(req.State)) != 1 {
-		return nil, invalidCallback(ErrStateMismatch, "callback state is missing or differs")
-	}
-	p, err := c.provider(ctx)
+	code, err := c.checkCallback(ctx, callback, req)
 	if err != nil {
 		return nil, err
 	}
-	iss, ok := callback["iss"]
-	if ok && (len(iss) != 1 || iss[0] != c.cfg.Issuer) {
-		return nil, invalidCallback(ErrIssuerMismatch, "callback iss %q, want %q", iss, c.cfg.Issuer)
-	}
-	if !ok && p.issParam {
-		return nil, invalidCallback(ErrIssuerMismatch, "callback has no iss, which discovery's authorization_response_iss_parameter_supported promises")
-	}
-	code := callback["code"]
-	if len(code) != 1 || code[0] == "" {
+	if code == "" {
 		return nil, invalidCallback(ErrMissingCode, "")
 	}
+	return c.redeem(ctx, code, req)
+}
+
+// ForgotPasswordCallback finishes the hosted forgot-password journey
+// (ForgotPasswordURL) when the browser comes back to RedirectURL. It checks
+// the callback as Exchange does: an "error" parameter becomes an *Error,
+// req must be whole, and the state must match (ErrStateMismatch, under
+// ErrInvalidCallback), as must "iss" where sent or promised. The provider
+// does not document whether the user comes back signed in: with a "code"
+// the code is redeemed and the ID token verified as at a sign-in, and the
+// *Token returned; without one, it returns a nil *Token and a nil error: the
+// password was reset and the user signs in again (AuthCodeURL).
+func (c *Client) ForgotPasswordCallback(ctx context.Context, callback url.Values, req *AuthRequest) (*Token, error) {
+	code, err := c.checkCallback(ctx, callback, req)
+	if err != nil || code == "" {
+		return nil, err
+	}
+	return c.redeem(ctx, code, req)
+}
+
+// checkCallback checks an authorization response against req (error,
+// state, iss) and returns its code: "" when there is none, an error when
+// it is empty or repeated.
+func (c *Client) checkCallback(ctx context.Context, callback url.Values, req *AuthRequest) (string, error) {
+	if codes, ok := callback["error"]; ok {
+		// Any "error" parameter, even an empty or repeated one, ends the
+		// flow: a code beside it is never redeemed.
+		return "", callbackError(firstNonEmpty(codes...), callback.Get("error_description"), callback.Get("error_uri"))
+	}
+	if err := req.complete(); err != nil {
+		return "", err
+	}
+	if st := callback["state"]; len(st) != 1 || subtle.ConstantTimeCompare([]byte(st[0]), []byte(req.State)) != 1 {
+		return "", invalidCallback(ErrStateMismatch, "callback state is missing or differs")
+	}
+	p, err := c.provider(ctx)
+	if err != nil {
+		return "", err
+	}
+	iss, ok := callback["iss"]
+	if ok && (len(iss) != 1 || iss[0] != c.cfg.Issuer) {
+		return "", invalidCallback(ErrIssuerMismatch, "callback iss %q, want %q", iss, c.cfg.Issuer)
+	}
+	if !ok && p.issParam {
+		return "", invalidCallback(ErrIssuerMismatch, "callback has no iss, which discovery's authorization_response_iss_parameter_supported promises")
+	}
+	code, ok := callback["code"]
+	if !ok {
+		return "", nil
+	}
+	if len(code) != 1 || code[0] == "" {
+		return "", invalidCallback(ErrMissingCode, "")
+	}
+	return code[0], nil
+}
+
+// redeem exchanges a checked callback's code with req's PKCE verifier and
+// verifies the ID token with req's nonce (and max_age).
+func (c *Client) redeem(ctx context.Context, code string, req *AuthRequest) (*Token, error) {
 	form := url.Values{
 		"grant_type":   {"authorization_code"},
-		"code":         {code[0]},
+		"code":         {code},
 		"redirect_uri": {c.cfg.RedirectURL},
 	}
 	form.Set("code_verifier", req.CodeVerifier)
