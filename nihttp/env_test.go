@@ -179,6 +179,9 @@ func (a *app) routes() http.Handler {
 	mux.Handle("/private/", protected)
 	mux.Handle("/recent/", a.h.RequireRecentLogin(recentMaxAge, protected)) // step-up: stepup_test.go
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("home")) })
+	mux.Handle("GET /signed-out", a.h.LogoutReturn(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("signed out"))
+	})))
 	return mux
 }
 

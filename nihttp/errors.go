@@ -16,7 +16,8 @@ import (
 //     request was refused;
 //   - 400 for a callback this browser did not start or that does not match
 //     it (login cookie missing, tampered, expired or used before; state,
-//     code or iss);
+//     code or iss), and for a logout return without its state
+//     (ErrLogoutState);
 //   - 429 when a sign-in loop was stopped;
 //   - 502 when the provider failed or sent something the library rejected
 //     (among them a step-up sign-in it did not make recent enough:
@@ -34,7 +35,7 @@ func StatusCode(err error) int {
 		errors.Is(err, ErrCrossSite):
 		return http.StatusForbidden
 	case errors.Is(err, ErrNoLoginState), errors.Is(err, ErrLoginStateUsed), errors.Is(err, ErrTampered),
-		errors.Is(err, ErrExpired), errors.Is(err, nextidentity.ErrInvalidCallback):
+		errors.Is(err, ErrExpired), errors.Is(err, nextidentity.ErrInvalidCallback), errors.Is(err, ErrLogoutState):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrLoginLoop):
 		return http.StatusTooManyRequests
@@ -58,6 +59,9 @@ func UserMessage(err error) string {
 		}
 		return "Sign-in was cancelled or refused."
 	case http.StatusBadRequest:
+		if errors.Is(err, ErrLogoutState) {
+			return "This sign-out link is invalid or has expired."
+		}
 		return "This sign-in link is invalid or has expired. Please sign in again."
 	case http.StatusTooManyRequests:
 		return "Signing in keeps starting over. Please wait a minute and try again."

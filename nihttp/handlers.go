@@ -28,6 +28,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -77,6 +78,11 @@ var (
 	// ErrLoginStateUsed means the callback's login state already finished
 	// a sign-in: a copy of the login cookie and callback URL was replayed.
 	ErrLoginStateUsed = errors.New("nihttp: sign-in already finished (login state used before)")
+	// ErrLogoutState means a request reached LogoutReturn without the
+	// state of a logout this browser started (missing, different, already
+	// used, or older than Config.LoginTTL): it is not the provider's
+	// answer to this browser's logout.
+	ErrLogoutState = errors.New("nihttp: logout return does not match a logout this browser started")
 )
 
 // Config configures the handlers.
@@ -124,6 +130,8 @@ type Config struct {
 	DefaultReturnTo string
 	// PostLogoutRedirectURL is where the provider returns the browser after
 	// logout; it must be registered with the provider. Empty: none is sent.
+	// Logout sends a fresh "state" with it, bound to a cookie; mount the
+	// page there behind LogoutReturn, which checks it.
 	PostLogoutRedirectURL string
 	// LoginTTL is how long a started sign-in stays valid; default
 	// DefaultLoginTTL.
@@ -557,13 +565,57 @@ func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) {
 	// request's; while the provider is unavailable the URL falls back to
 	// ISSUER/endsession.
 	_ = h.cfg.Client.Discover(r.Context())
+	state := ""
+	if h.cfg.PostLogoutRedirectURL != "" {
+		// The provider echoes state to PostLogoutRedirectURL; the cookie
+		// lets LogoutReturn tell its answer from a forged link.
+		state = rand.Text()
+		http.SetCookie(w, h.cookie(h.logoutCookieName(), state, h.cfg.LoginTTL))
+	}
 	if h.cfg.OnLogout != nil {
 		h.cfg.OnLogout(w, r, s)
 	}
 	http.Redirect(w, r, h.cfg.Client.LogoutURL(nextidentity.LogoutRequest{
 		PostLogoutRedirectURL: h.cfg.PostLogoutRedirectURL,
+		State:                 state,
 		IDTokenHint:           hint,
 	}), http.StatusSeeOther)
+}
+
+// logoutCookieName is the cookie holding the state of the logout in
+// flight (not under the login cookies' "_" prefix, which pruning owns).
+func (h *Handlers) logoutCookieName() string {
+	return h.cookieName(h.cfg.LoginCookieName + "-logout")
+}
+
+// LogoutReturn wraps the page mounted at Config.PostLogoutRedirectURL. It
+// serves next only when the request's "state" is the one Logout sent to
+// the provider from this browser, within Config.LoginTTL; the state's
+// cookie is deleted either way, so it serves once per logout. Otherwise it
+// calls OnError with ErrLogoutState (400 with DefaultOnError): the request
+// is not the provider's answer to this browser's logout, for example a
+// link another site made to the page.
+//
+//	mux.Handle("GET /signed-out", h.LogoutReturn(signedOutPage))
+func (h *Handlers) LogoutReturn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		name := h.logoutCookieName()
+		got := r.URL.Query()["state"]
+		ok := false
+		for _, c := range r.Cookies() {
+			if c.Name == name && c.Value != "" && len(got) == 1 &&
+				subtle.ConstantTimeCompare([]byte(c.Value), []byte(got[0])) == 1 {
+				ok = true
+			}
+		}
+		http.SetCookie(w, h.cookie(name, "", -1))
+		if !ok {
+			h.cfg.OnError(w, r, ErrLogoutState)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // RequireLogin serves next only with a live session, which next reads with

@@ -25,9 +25,12 @@ func requireEndSession(t *testing.T, p *provider, a *app, resp *http.Response) {
 	require.Equal(t, nextidentitytest.DefaultClientID, q.Get("client_id"))
 	require.Equal(t, a.url+"/signed-out", q.Get("post_logout_redirect_uri"))
 
+	require.NotEmpty(t, q.Get("state"), "the end-session request carries a state for LogoutReturn")
+
 	target, _, err := p.Browse(context.Background(), loc.String())
 	require.NoError(t, err)
-	require.Equal(t, a.url+"/signed-out", target.String(), "the provider refused the logout")
+	require.Equal(t, a.url+"/signed-out", target.Scheme+"://"+target.Host+target.Path, "the provider refused the logout")
+	require.Equal(t, q.Get("state"), target.Query().Get("state"), "the provider echoes the state")
 }
 
 func TestLogoutEndsSession(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,7 +110,11 @@ func TestBrowserSignInAndOut(t *testing.T) {
 		chromedp.Click(chromedp.ID("signout")),
 		chromedp.WaitVisible(chromedp.ID("message-title")),
 	))
-	require.Equal(t, base+"/signed-out", location())
+	// The provider echoes the state nihttp's Logout sent (?state=...).
+	signedOut, err := url.Parse(location())
+	require.NoError(t, err)
+	require.Equal(t, base+"/signed-out", signedOut.Scheme+"://"+signedOut.Host+signedOut.Path)
+	require.NotEmpty(t, signedOut.Query().Get("state"))
 	require.Equal(t, "Signed out", text("message-title"))
 	screenshot(t, ctx, "signed-out")
 
