@@ -10,12 +10,21 @@ import (
 // Configuration schemes of a client registered with RegisterClient
 // (ClientRegistration.ConfigScheme).
 const (
-	SchemeEmailPassword        = "email_password"
-	SchemeEmailPasswordInvite  = "email_password_invite"
-	SchemeMobilePassword       = "mobile_password"
+	// SchemeEmailPassword: email and password, self-registration.
+	SchemeEmailPassword = "email_password"
+	// SchemeEmailPasswordInvite: email and password, by invitation only.
+	SchemeEmailPasswordInvite = "email_password_invite"
+	// SchemeMobilePassword: mobile number and password, self-registration.
+	SchemeMobilePassword = "mobile_password"
+	// SchemeMobilePasswordInvite: mobile number and password, by
+	// invitation only.
 	SchemeMobilePasswordInvite = "mobile_password_invite"
-	SchemeMobileOTP            = "mobile_OTP"
-	SchemeMobileOTPInvite      = "mobile_OTP_invite"
+	// SchemeMobileOTP: mobile number and one-time codes (listed by the
+	// provider's onboarding page only).
+	SchemeMobileOTP = "mobile_OTP"
+	// SchemeMobileOTPInvite: mobile number and one-time codes, by
+	// invitation only (onboarding page only).
+	SchemeMobileOTPInvite = "mobile_OTP_invite"
 )
 
 // ClientRegistration describes an OAuth client to create with the Adopt
@@ -27,8 +36,10 @@ type ClientRegistration struct {
 	// RedirectURIs are the allowed redirect URIs (HTTP, HTTPS or a mobile
 	// scheme), sent comma-separated as "redirect_uri_allowlist".
 	RedirectURIs []string
-	// AppURL and AppLink are one URL each ("app_url", "app_link").
-	AppURL, AppLink string
+	// AppURL is the application's URL ("app_url").
+	AppURL string
+	// AppLink is the application's link ("app_link"), one URL.
+	AppLink string
 	// SiteName is "site_name".
 	SiteName string
 	// PropertyID is "property_id", a UUID.

@@ -56,8 +56,8 @@ func WithEnvID(id string) Option { return func(c *Client) { c.envID = id } }
 // WithRedirectURL sets the "redirect_uri" the calls send (where the
 // provider's verification, reset and activation links lead, and what /token
 // checks). Default: the parent client's Config.RedirectURL. The calls that
-// require one (Exchange, Register, ForgotPassword, ResendVerification,
-// Invite, SendOTP) fail with nextidentity.ErrInvalidConfig before any
+// require one (Exchange, ExchangePIN, Register, ForgotPassword,
+// ResendVerification, Invite) fail with nextidentity.ErrInvalidConfig before any
 // request when neither is set.
 func WithRedirectURL(u string) Option { return func(c *Client) { c.redirectURL = u } }
 

@@ -21,6 +21,10 @@
 // documents no secret on /register, /login and /token (open question 13),
 // so none is sent there.
 //
+// Passwords, PINs and codes are the caller's: a call sends them and keeps
+// no copy once it returns, in its result, its errors or anywhere else
+// (Go cannot promise that the memory they passed through is wiped).
+//
 // # Errors
 //
 // Every refusal by the provider is an *Error with the status and the

@@ -42,10 +42,12 @@ type LoginResult struct {
 	// Message is the body's "message", when sent (for example the text of
 	// the legal-acceptance note).
 	Message string
-	// AuthType and UserID are the identifier the code was issued for; the
-	// provider's /token requires them with the code.
+	// AuthType is the type of the identifier the code was issued for; the
+	// provider's /token requires it with the code.
 	AuthType AuthType
-	UserID   string
+	// UserID is the identifier the code was issued for, sent to /token
+	// with the code.
+	UserID string
 	// Raw is the response body as received (it contains the code).
 	Raw json.RawMessage
 }
