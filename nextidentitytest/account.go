@@ -142,6 +142,7 @@ type link struct {
 	clientID    string
 	redirectURI string
 	expires     time.Time
+	reset       *resetRequest // linkReset: the hosted journey it continues
 }
 
 // accountState is the server's API-integration state, guarded by s.mu.
@@ -151,11 +152,12 @@ type accountState struct {
 	codes           map[string]*apiCode
 	pins            map[string]*pin // key: sub + "/" + purpose
 	links           map[string]*link
-	attempts        map[string][]time.Time // API /token attempts per user
-	blocked         map[string]time.Time   // user -> end of the block
-	calls           map[string][]time.Time // API calls per client, for Client.RateLimit
-	rateLimits      map[string]int         // SetRateLimit overrides
-	outbox          []Message              // see outbox.go
+	resets          map[string]*resetRequest // hosted forgot-password requests, see forgotpassword.go
+	attempts        map[string][]time.Time   // API /token attempts per user
+	blocked         map[string]time.Time     // user -> end of the block
+	calls           map[string][]time.Time   // API calls per client, for Client.RateLimit
+	rateLimits      map[string]int           // SetRateLimit overrides
+	outbox          []Message                // see outbox.go
 }
 
 func newAccountState(opts Options) accountState {
@@ -170,6 +172,7 @@ func newAccountState(opts Options) accountState {
 		codes:           map[string]*apiCode{},
 		pins:            map[string]*pin{},
 		links:           map[string]*link{},
+		resets:          map[string]*resetRequest{},
 		attempts:        map[string][]time.Time{},
 		blocked:         map[string]time.Time{},
 		calls:           map[string][]time.Time{},
@@ -216,6 +219,9 @@ func (s *Server) routeAccount(mux *http.ServeMux) {
 	s.route(mux, EndpointAccountChangePassword, s.handleAPIChangePassword)
 	s.route(mux, EndpointAccountPreRegister, s.handleAPIPreRegister)
 	s.route(mux, EndpointVerifyAccount, s.handleVerifyLink)
+	s.route(mux, EndpointActivate, s.handleActivate)
+	s.route(mux, EndpointForgotPassword, s.handleForgotPassword)
+	s.route(mux, EndpointResetPassword, s.handleResetPassword)
 	s.route(mux, endpointAPIUnknown, func(w http.ResponseWriter, _ *http.Request) {
 		writeAPIError(w, http.StatusServiceUnavailable, "http_exception", "Backend action does not exist", nil)
 	})

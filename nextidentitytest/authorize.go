@@ -384,6 +384,7 @@ type loginPage struct {
 	RequestID             string
 	Email                 string
 	Error                 string
+	ForgotURL             string // the hosted forgot-password journey for the same request
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, status int, id string, ar *authRequest, email, errMsg string) {
@@ -395,6 +396,11 @@ func (s *Server) renderLogin(w http.ResponseWriter, status int, id string, ar *a
 		RequestID: id,
 		Email:     email,
 		Error:     errMsg,
+		ForgotURL: string(EndpointForgotPassword) + "?" + url.Values{
+			"client_id": {ar.clientID}, "redirect_uri": {ar.redirectURI}, "response_type": {"code"},
+			"state": {ar.state}, "scope": {ar.scope}, "nonce": {ar.nonce},
+			"code_challenge": {ar.challenge}, "code_challenge_method": {"S256"},
+		}.Encode(),
 	}
 	if ar.endpoint == EndpointPersonalDetails {
 		p.Title, p.Heading = "Personal details", "Your personal details"
