@@ -115,21 +115,9 @@ func (s *Server) handleAPIPreRegister(w http.ResponseWriter, r *http.Request) {
 func (s *Server) preRegisterCaller(r *http.Request) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if user, pass, ok := r.BasicAuth(); ok {
-		for _, dec := range []func(string) (string, error){
-			func(v string) (string, error) { return v, nil },
-			url.QueryUnescape, // RFC 6749 section 2.3.1 encoding, as the OIDC /token takes it
-		} {
-			id, err1 := dec(user)
-			secret, err2 := dec(pass)
-			if err1 != nil || err2 != nil {
-				continue
-			}
-			if c, ok := s.clients[id]; ok && c.Secret != "" && constantTimeEqual(c.Secret, secret) {
-				return id, true
-			}
-		}
-		return "", false
+	if _, _, ok := r.BasicAuth(); ok {
+		c, ok := s.basicClientLocked(r)
+		return c.ID, ok
 	}
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !strings.EqualFold(scheme, "Bearer") {
@@ -153,4 +141,28 @@ func (s *Server) sendInviteLocked(u User, authType, clientID, redirectURI string
 		Kind: MessageInvite, AuthType: authType, To: identifier(u, authType),
 		ClientID: clientID, UUID: u.Subject, Link: lnk,
 	}, now)
+}
+
+// basicClientLocked authenticates r's HTTP Basic credentials as a
+// confidential client: the client ID and secret as they are, or
+// form-URL-encoded as RFC 6749 section 2.3.1 has it for the OIDC /token.
+func (s *Server) basicClientLocked(r *http.Request) (Client, bool) {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return Client{}, false
+	}
+	for _, dec := range []func(string) (string, error){
+		func(v string) (string, error) { return v, nil },
+		url.QueryUnescape,
+	} {
+		id, err1 := dec(user)
+		secret, err2 := dec(pass)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		if c, ok := s.clients[id]; ok && c.Secret != "" && constantTimeEqual(c.Secret, secret) {
+			return c, true
+		}
+	}
+	return Client{}, false
 }

@@ -20,6 +20,8 @@ var jsonEndpoints = []nextidentitytest.Endpoint{
 	nextidentitytest.EndpointAccountForgotPassword,
 	nextidentitytest.EndpointAccountChangePassword,
 	nextidentitytest.EndpointAccountPreRegister,
+	nextidentitytest.EndpointOTPSend,
+	nextidentitytest.EndpointOTPVerify,
 }
 
 func TestAPIEnvelopeOnBadRequests(t *testing.T) {
@@ -143,4 +145,17 @@ func TestOutbox(t *testing.T) {
 	// The PIN still works after ClearOutbox.
 	tok := body(apiTokenBody(m.PIN), map[string]any{"grant_type": "pin"})
 	require.Equal(t, http.StatusOK, postJSON(t, srv, nextidentitytest.EndpointAccountToken, tok, nil).status)
+}
+
+func TestOnMessage(t *testing.T) {
+	got := make(chan nextidentitytest.Message, 10)
+	srv := nextidentitytest.NewServer(nextidentitytest.Options{OnMessage: func(m nextidentitytest.Message) { got <- m }})
+	require.Equal(t, http.StatusOK, postJSON(t, srv, nextidentitytest.EndpointAccountRegister, registerBody(), nil).status)
+	require.Equal(t, http.StatusOK, postJSON(t, srv, nextidentitytest.EndpointAccountForgotPassword, forgotBody("sam@example.com"), nil).status)
+	srv.Close() // delivers what is queued before returning
+	require.Len(t, got, 2)
+	first, second := <-got, <-got
+	require.Equal(t, nextidentitytest.MessageVerification, first.Kind)
+	require.Equal(t, nextidentitytest.MessageForgotPassword, second.Kind)
+	require.Equal(t, srv.Outbox(), []nextidentitytest.Message{first, second})
 }

@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -90,6 +91,78 @@ func (s *Server) ClearOutbox() {
 func (s *Server) sendLocked(m Message, now time.Time) {
 	m.At = now
 	s.acct.outbox = append(s.acct.outbox, m)
+	s.hook.push(m)
+}
+
+// messageHook delivers messages to Options.OnMessage in order, on its own
+// goroutine, so that a slow callback never holds the server's lock. A nil
+// *messageHook (no OnMessage) does nothing.
+type messageHook struct {
+	fn    func(Message)
+	mu    sync.Mutex
+	queue []Message
+	wake  chan struct{} // capacity 1: "the queue may have grown"
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+func newMessageHook(fn func(Message)) *messageHook {
+	if fn == nil {
+		return nil
+	}
+	h := &messageHook{fn: fn, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go h.run()
+	return h
+}
+
+func (h *messageHook) push(m Message) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	h.queue = append(h.queue, m)
+	h.mu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (h *messageHook) run() {
+	defer close(h.done)
+	for {
+		select {
+		case <-h.wake:
+			h.drain()
+		case <-h.stop:
+			h.drain()
+			return
+		}
+	}
+}
+
+func (h *messageHook) drain() {
+	for {
+		h.mu.Lock()
+		batch := h.queue
+		h.queue = nil
+		h.mu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+		for _, m := range batch {
+			h.fn(m)
+		}
+	}
+}
+
+// close delivers what is queued and stops the goroutine.
+func (h *messageHook) close() {
+	if h == nil {
+		return
+	}
+	close(h.stop)
+	<-h.done
 }
 
 // newPIN returns six random decimal digits.

@@ -261,6 +261,11 @@ type Options struct {
 	// it: a reused refresh token is then refused and the others stay
 	// valid. Turn it on to test how an app handles a revoked grant.
 	RevokeRefreshFamilyOnReuse bool
+	// OnMessage, when set, is called with every Message the server sends,
+	// in order, after it is in the outbox. It runs on one goroutine of its
+	// own, never under the server's lock; Close waits for it to return.
+	// The command "nextidentity fake" uses it to print the messages.
+	OnMessage func(Message)
 }
 
 // DefaultClient returns the client NewServer registers when Options.Clients
@@ -334,6 +339,7 @@ type Server struct {
 	offlineOnly bool         // Options.OfflineAccessOnly
 	bcl         backChannel  // back-channel logout deliveries, see backchannel.go
 	acct        accountState // the API integration, see account.go
+	hook        *messageHook // Options.OnMessage, see outbox.go
 }
 
 // NewServer starts a fake provider on a loopback address. Call Close when
@@ -363,6 +369,7 @@ func NewServer(opts Options) *Server {
 		s.idLifetime = DefaultIDTokenLifetime
 	}
 	s.acct = newAccountState(opts)
+	s.hook = newMessageHook(opts.OnMessage)
 	s.alg = opts.SigningAlg
 	s.offlineOnly = opts.OfflineAccessOnly
 	s.atAudience = opts.AccessTokenAudience
@@ -499,6 +506,7 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.ts.Close()
+		s.hook.close()
 	})
 }
 

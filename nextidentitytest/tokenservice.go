@@ -240,10 +240,15 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 
 // handleAccountLogout is the account logout API: the bearer access token
 // and the "refresh_token" of the form are revoked; with all_sessions=true
-// every token and browser session of the user ends.
+// every token and browser session of the user ends. A JSON body is the
+// API integration's form of the call (handleAPILogout).
 func (s *Server) handleAccountLogout(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		methodNotAllowed(w, "POST")
+		return
+	}
+	if isJSON(r) {
+		s.handleAPILogout(w, r)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
@@ -251,37 +256,44 @@ func (s *Server) handleAccountLogout(w http.ResponseWriter, r *http.Request) {
 		writeRawJSON(w, http.StatusBadRequest, bodyInvalidRequest)
 		return
 	}
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	_, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := s.access[token]
-	if !strings.EqualFold(scheme, "Bearer") || g == nil || !s.now().Before(g.expires) {
+	g := s.bearerGrantLocked(r, s.now())
+	if g == nil {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeRawJSON(w, http.StatusUnauthorized, bodyUnauthorized)
 		return
 	}
-	delete(s.access, token)
-	if rt := r.PostForm.Get("refresh_token"); rt != "" {
-		if rg := s.refresh[rt]; rg != nil && rg.sub == g.sub && rg.clientID == g.clientID {
-			delete(s.refresh, rt)
-		}
-	}
-	if r.PostForm.Get("all_sessions") == "true" {
-		for t, o := range s.access {
-			if o.sub == g.sub {
-				delete(s.access, t)
-			}
-		}
-		for t, o := range s.refresh {
-			if o.sub == g.sub {
-				delete(s.refresh, t)
-			}
-		}
-		for id, se := range s.sessions {
-			if se.sub == g.sub {
-				delete(s.sessions, id)
-			}
-		}
-	}
+	s.logoutLocked(g.sub, token, r.PostForm.Get("refresh_token"), r.PostForm.Get("all_sessions") == "true")
 	writeJSON(w, http.StatusOK, map[string]any{"stat": "ok"})
+}
+
+// logoutLocked revokes the access token, the refresh token rt when it
+// belongs to the same user and client, and with all every token and
+// browser session of the user.
+func (s *Server) logoutLocked(sub, token, rt string, all bool) {
+	g := s.access[token]
+	delete(s.access, token)
+	if rg := s.refresh[rt]; rt != "" && rg != nil && g != nil && rg.sub == g.sub && rg.clientID == g.clientID {
+		delete(s.refresh, rt)
+	}
+	if !all {
+		return
+	}
+	for t, o := range s.access {
+		if o.sub == sub {
+			delete(s.access, t)
+		}
+	}
+	for t, o := range s.refresh {
+		if o.sub == sub {
+			delete(s.refresh, t)
+		}
+	}
+	for id, se := range s.sessions {
+		if se.sub == sub {
+			delete(s.sessions, id)
+		}
+	}
 }

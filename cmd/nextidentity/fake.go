@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/oidc-kit/nextidentity/nextidentitytest"
 )
@@ -15,7 +16,13 @@ const fakeHelp = `Runs the fake Next Identity provider of package nextidentityte
 process, for tests in other languages, front-end work and compose files. It
 serves discovery, the JWKS, /authorize with a hosted sign-in page, /register,
 /personal-details, /token, /userinfo and /endsession with the provider's
-token formats and error bodies.
+token formats and error bodies, and the API integration: the JSON endpoints
+under /idp/v1/account (login, token, register, verify, resend-verification,
+forgot-password, change-password, pre-register, profile, logout), the
+one-time codes under /idp/v1/otp, the Adopt API and the hosted /activate and
+/forgot-password screens. Every email or SMS the provider would send (PINs,
+verification, activation and reset links, one-time codes) is printed on
+standard output, one line per message (a JSON object with -json).
 
 The -addr address becomes the issuer (http://ADDR), so pick one the apps and
 the browser can reach. With -addr 127.0.0.1:0 a free port is chosen; read the
@@ -27,8 +34,11 @@ RFC 8252 asks for loopback redirect URIs; a real tenant wants the exact URL
 registered), and the user
 jane@example.com with password "password". The -config file (JSON) adds
 users with custom claims, clients with their redirect URIs, the signing
-algorithm and an issuer with a trailing slash; testdata/fake.json in the
-module is a complete example.
+algorithm and an issuer with a trailing slash, and the API integration's
+settings (a client's integration "hosted", "api" or "both", its rate_limit
+in requests per minute, passwordless, privileged; a user's legal_accepted,
+true by default, and denied_clients; env_id and existing_invitee_status);
+testdata/fake.json in the module is a complete example.
 
 It stops cleanly on SIGINT (Ctrl-C) or SIGTERM, with exit status 0.`
 
@@ -104,6 +114,7 @@ func (c *cli) fake(ctx context.Context, args []string) int {
 		fmt.Fprintf(c.stderr, exposedWarning, *addr, ln.Addr())
 	}
 	opts.Listener = ln
+	opts.OnMessage = c.printMessage(*asJSON)
 	srv, err := newFakeServer(opts)
 	if err != nil {
 		ln.Close()
@@ -121,6 +132,7 @@ func (c *cli) fake(ctx context.Context, args []string) int {
 		info.Clients = append(info.Clients, fakeClient{
 			ID: cl.ID, Secret: cl.Secret, RedirectURIs: cl.RedirectURIs, PostLogoutRedirectURIs: cl.PostLogoutRedirectURIs,
 			Scopes: cl.Scopes, AccessTokenFormat: cl.AccessTokenFormat, BackChannelLogoutURI: cl.BackChannelLogoutURI,
+			Integration: cl.Integration, RateLimit: cl.RateLimit, Passwordless: cl.Passwordless, Privileged: cl.Privileged,
 		})
 	}
 	for _, u := range opts.Users {
@@ -211,4 +223,44 @@ func usableRedirect(uri string) string {
 	}
 	u.Host = net.JoinHostPort(u.Hostname(), exampleAppPort)
 	return u.String()
+}
+
+// fakeMessage is one message of the fake's outbox as the command prints it.
+type fakeMessage struct {
+	Message  string    `json:"message"` // the kind: "verification", "invite", ...
+	AuthType string    `json:"auth_type"`
+	To       string    `json:"to"`
+	ClientID string    `json:"client_id"`
+	UUID     string    `json:"uuid"`
+	PIN      string    `json:"pin,omitempty"`
+	Link     string    `json:"link,omitempty"`
+	Text     string    `json:"text,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// printMessage returns the fake's OnMessage: each message the provider
+// would have sent, as a line on standard output, so that tests in other
+// languages can read PINs and links. They are test values of a fake
+// provider, printed on purpose.
+func (c *cli) printMessage(asJSON bool) func(nextidentitytest.Message) {
+	return func(m nextidentitytest.Message) {
+		fm := fakeMessage{
+			Message: string(m.Kind), AuthType: m.AuthType, To: m.To, ClientID: m.ClientID,
+			UUID: m.UUID, PIN: m.PIN, Link: m.Link, Text: m.Text, At: m.At.UTC(),
+		}
+		if asJSON {
+			if err := writeJSONLine(c.stdout, fm); err != nil {
+				fmt.Fprintln(c.stderr, err)
+			}
+			return
+		}
+		line := fmt.Sprintf("message: %s to %s (%s, client %s)", fm.Message, fm.To, fm.AuthType, fm.ClientID)
+		if fm.PIN != "" {
+			line += " pin " + fm.PIN
+		}
+		if fm.Link != "" {
+			line += " link " + fm.Link
+		}
+		fmt.Fprintln(c.stdout, line)
+	}
 }

@@ -40,6 +40,10 @@ type fakeConfig struct {
 	Clients []fakeClient `json:"clients"`
 	// Users default to nextidentitytest.DefaultUser().
 	Users []fakeUser `json:"users"`
+	// EnvID is the env_id the API integration expects (Options.EnvID).
+	EnvID string `json:"env_id"`
+	// ExistingInviteeStatus is 200 (default) or 422 (Options.ExistingInviteeStatus).
+	ExistingInviteeStatus int `json:"existing_invitee_status"`
 }
 
 // fakeClient is one registered application.
@@ -51,6 +55,11 @@ type fakeClient struct {
 	Scopes                 []string `json:"scopes,omitempty"`
 	AccessTokenFormat      string   `json:"access_token_format,omitempty"`
 	BackChannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
+	// The API integration (see nextidentitytest.Client).
+	Integration  string `json:"integration,omitempty"` // "hosted", "api" or "both" (default)
+	RateLimit    int    `json:"rate_limit,omitempty"`  // API requests per minute; 0: none
+	Passwordless bool   `json:"passwordless,omitempty"`
+	Privileged   bool   `json:"privileged,omitempty"`
 }
 
 // fakeUser is one account; the field names are the claim names.
@@ -67,6 +76,11 @@ type fakeUser struct {
 	Locale              string         `json:"locale"`
 	UpdatedAt           *time.Time     `json:"updated_at"`
 	Claims              map[string]any `json:"claims"`
+	// LegalAccepted defaults to true: a configured user has accepted the
+	// legal terms unless the file says otherwise.
+	LegalAccepted *bool          `json:"legal_accepted"`
+	DeniedClients []string       `json:"denied_clients"`
+	Profile       map[string]any `json:"profile"`
 }
 
 // reservedClaims cannot be custom claims: the server sets them itself or
@@ -111,11 +125,18 @@ func parseFakeConfig(r io.Reader) (nextidentitytest.Options, error) {
 // options checks cfg and converts it.
 func (cfg *fakeConfig) options() (nextidentitytest.Options, error) {
 	opts := nextidentitytest.Options{
-		SigningAlg:          cfg.SigningAlg,
-		IssuerTrailingSlash: cfg.IssuerTrailingSlash,
-		AccessTokenAudience: cfg.AccessTokenAudience,
+		SigningAlg:            cfg.SigningAlg,
+		IssuerTrailingSlash:   cfg.IssuerTrailingSlash,
+		AccessTokenAudience:   cfg.AccessTokenAudience,
+		EnvID:                 cfg.EnvID,
+		ExistingInviteeStatus: cfg.ExistingInviteeStatus,
 
 		RevokeRefreshFamilyOnReuse: cfg.RevokeRefreshFamilyOnReuse,
+	}
+	switch cfg.ExistingInviteeStatus {
+	case 0, 200, 422:
+	default:
+		return opts, fmt.Errorf("nextidentity: config: existing_invitee_status %d: want 200 or 422", cfg.ExistingInviteeStatus)
 	}
 	if opts.SigningAlg == "" {
 		opts.SigningAlg = "RS256"
@@ -150,6 +171,15 @@ func (cfg *fakeConfig) options() (nextidentitytest.Options, error) {
 			return opts, fmt.Errorf("nextidentity: config: %s (%s): access_token_format %q: want %q or %q",
 				where, c.ID, c.AccessTokenFormat, nextidentitytest.AccessTokenOpaque, nextidentitytest.AccessTokenJWT)
 		}
+		switch c.Integration {
+		case "", nextidentitytest.IntegrationHosted, nextidentitytest.IntegrationAPI, nextidentitytest.IntegrationBoth:
+		default:
+			return opts, fmt.Errorf("nextidentity: config: %s (%s): integration %q: want %q, %q or %q", where, c.ID, c.Integration,
+				nextidentitytest.IntegrationHosted, nextidentitytest.IntegrationAPI, nextidentitytest.IntegrationBoth)
+		}
+		if c.RateLimit < 0 {
+			return opts, fmt.Errorf("nextidentity: config: %s (%s): rate_limit %d: want 0 (none) or more", where, c.ID, c.RateLimit)
+		}
 		if c.BackChannelLogoutURI != "" {
 			if err := absoluteURL(c.BackChannelLogoutURI); err != nil {
 				return opts, fmt.Errorf("nextidentity: config: %s.backchannel_logout_uri: %w", where, err)
@@ -176,6 +206,10 @@ func (cfg *fakeConfig) options() (nextidentitytest.Options, error) {
 			Scopes:                 c.Scopes,
 			AccessTokenFormat:      c.AccessTokenFormat,
 			BackChannelLogoutURI:   c.BackChannelLogoutURI,
+			Integration:            c.Integration,
+			RateLimit:              c.RateLimit,
+			Passwordless:           c.Passwordless,
+			Privileged:             c.Privileged,
 		})
 	}
 	if len(opts.Clients) == 0 {
@@ -209,6 +243,9 @@ func (cfg *fakeConfig) options() (nextidentitytest.Options, error) {
 			PhoneNumberVerified: u.PhoneNumberVerified,
 			Locale:              u.Locale,
 			Claims:              u.Claims,
+			LegalAccepted:       u.LegalAccepted == nil || *u.LegalAccepted,
+			DeniedClients:       u.DeniedClients,
+			Profile:             u.Profile,
 		}
 		if u.UpdatedAt != nil {
 			user.UpdatedAt = *u.UpdatedAt
