@@ -402,7 +402,7 @@ func (a *apiRequest) authType() string {
 // redirect URIs when present.
 func (a *apiRequest) redirectURI(c Client, required bool) string {
 	v := a.str("redirect_uri", required)
-	if v != "" && !slices.Contains(c.RedirectURIs, v) {
+	if v != "" && !redirectURIAllowed(c.RedirectURIs, v) {
 		a.problems["redirect_uri"] = invalidValue
 		return ""
 	}

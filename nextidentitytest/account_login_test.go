@@ -43,6 +43,7 @@ func TestAPILoginAnswers(t *testing.T) {
 	rows := []apiCase{
 		{name: "signed in", status: 200},
 		{name: "optional fields", edit: map[string]any{"redirect_uri": nextidentitytest.DefaultRedirectURI, "scope": "openid", "locale": "xx"}, status: 200},
+		{name: "loopback redirect_uri on another port", edit: map[string]any{"redirect_uri": "http://127.0.0.1:8080/callback"}, status: 200},
 		{name: "sms user", edit: map[string]any{"auth_type": "sms", "user_id": "+1 541 754 3010", "password": apiPassword}, status: 200},
 		{name: "email case-insensitive", edit: map[string]any{"user_id": "JANE@example.com"}, status: 200},
 		{name: "no client_id", edit: map[string]any{"client_id": del}, status: 422, err: "invalid_parameters", details: `{"client_id":"field required"}`},

@@ -47,6 +47,19 @@
 // server POSTs a logout token to that URI and records the result (see
 // LogoutDeliveries). Discovery says backchannel_logout_supported.
 //
+// The API integration (account.go and the files beside it): the JSON
+// endpoints under /idp/v1/account that apps with their own screens call
+// (login, token, register, verify, resend-verification, forgot-password,
+// change-password, pre-register, profile, logout), /idp/v1/otp and the
+// Adopt API, with the provider's statuses and error envelope, the
+// five-per-minute /token rule on the server's clock, per-client rate limits
+// (Client.RateLimit), unverified users, a per-user legal-terms state and
+// integration types (Client.Integration). What the provider would email or
+// text goes to an outbox (Server.Outbox, LastMessage, Options.OnMessage);
+// the invite's activation screen and the hosted forgot-password journey are
+// served and driven by Browser.Activate, RequestPasswordReset and
+// ResetPassword. docs/testing.md describes it all.
+//
 // Tests can also inject failures (FailNext), slow endpoints down
 // (SetLatency), count requests (Requests), rotate keys (RotateKeys), switch
 // the signing algorithm (SetSigningAlg) and sign hand-crafted ID tokens

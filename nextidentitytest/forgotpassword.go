@@ -3,7 +3,6 @@ package nextidentitytest
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +66,7 @@ func (s *Server) handleForgotPassword(w http.ResponseWriter, r *http.Request) {
 		s.renderMessage(w, http.StatusBadRequest, "Invalid client", msg)
 		return
 	}
-	if !slices.Contains(c.RedirectURIs, redirectURI) {
+	if !redirectURIAllowed(c.RedirectURIs, redirectURI) {
 		msg := "The redirect_uri parameter is missing."
 		if redirectURI != "" {
 			msg = "The redirect_uri " + strconv.Quote(redirectURI) + " is not registered for this application."
