@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
 // Errors of access token verification, introspection and bearer checks.
@@ -175,7 +177,8 @@ func (s *scopeClaim) UnmarshalJSON(b []byte) error {
 // Every rejection wraps ErrInvalidAccessToken and the finer sentinel where
 // one applies. When the provider cannot be asked (JWKS or introspection
 // endpoint down) the error wraps ErrProviderUnreachable too.
-func (c *Client) VerifyAccessToken(ctx context.Context, raw string) (*AccessToken, error) {
+func (c *Client) VerifyAccessToken(ctx context.Context, raw string) (_ *AccessToken, err error) {
+	defer c.tel.VerifyFailed(ctx, telemetry.AccessToken, &err)
 	if raw == "" {
 		return nil, invalidToken(ErrInvalidAccessToken, nil, "empty token")
 	}

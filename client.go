@@ -18,7 +18,11 @@ import (
 	"time"
 
 	"github.com/oidc-kit/nextidentity/internal/httpx"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/oidc-kit/nextidentity/internal/keys"
+	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
 // AuthStyle says how a confidential client authenticates at the token endpoint.
@@ -194,6 +198,17 @@ type Config struct {
 	// status, duration). It never receives secrets, codes, tokens or PKCE
 	// verifiers. Nil means silent.
 	Logger *slog.Logger
+
+	// TracerProvider makes the client's spans (discovery, JWKS fetches,
+	// token requests, sign-ins, refreshes, userinfo, introspection,
+	// revocation, logout token verification; see docs/operations.md).
+	// Default: the global provider, otel.GetTracerProvider(), a no-op until
+	// the application sets one. Spans carry no token, code, secret or claim.
+	TracerProvider trace.TracerProvider
+	// MeterProvider makes the client's metrics (sign-ins, refreshes, token
+	// requests, JWKS fetches, verification failures). Default: the global
+	// provider, otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
 }
 
 // Client is a Next Identity relying party. It is safe for concurrent use.
@@ -210,6 +225,7 @@ type Client struct {
 	http      *http.Client // discovery and JWKS
 	strict    *http.Client // token and userinfo: no redirects
 	log       *slog.Logger
+	tel       *telemetry.Telemetry // see telemetry.go
 	now       func() time.Time
 	leeway    time.Duration
 	margin    time.Duration // Config.RefreshMargin with its default applied
@@ -222,6 +238,9 @@ type Client struct {
 	atCache          *tokenCache // accepted access tokens, see tokencache.go
 	introspectionTTL time.Duration
 	logout           logoutState // back-channel logout, see logouttoken.go
+
+	tracerProvider trace.TracerProvider
+	meterProvider  metric.MeterProvider
 }
 
 type endpoints struct {
@@ -308,6 +327,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.newTelemetry()
 	switch {
 	case c.leeway == 0:
 		c.leeway = DefaultLeeway
@@ -461,6 +481,7 @@ func (c *Client) newProvider(md *providerMetadata) (*provider, error) {
 			UnknownKIDInterval: durationOr(cfg.JWKSUnknownKIDInterval, DefaultJWKSUnknownKID),
 			Now:                c.now,
 			Logger:             c.log,
+			Telemetry:          c.tel,
 		})
 	}
 	return p, nil
@@ -624,7 +645,9 @@ func allowedAlgs(configured, discovered []string, haveSecret bool) (map[string]b
 	return out, nil
 }
 
-func (c *Client) discover(ctx context.Context) (*providerMetadata, error) {
+func (c *Client) discover(ctx context.Context) (_ *providerMetadata, err error) {
+	ctx, op := c.tel.Start(ctx, telemetry.Discovery)
+	defer op.End(&err)
 	u := strings.TrimSuffix(c.cfg.Issuer, "/") + "/.well-known/openid-configuration"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -652,10 +675,12 @@ func (c *Client) do(hc *http.Client, req *http.Request, name string) ([]byte, in
 	start := time.Now()
 	resp, err := hc.Do(req)
 	if err != nil {
+		telemetry.HTTP(req, name, 0)
 		c.logRequest(req.Context(), name, req.Method, 0, time.Since(start), err)
 		return nil, 0, fmt.Errorf("nextidentity: %s request: %w", name, err)
 	}
 	defer resp.Body.Close()
+	telemetry.HTTP(req, name, resp.StatusCode)
 	body, err := httpx.ReadAll(resp.Body, c.limit)
 	c.logRequest(req.Context(), name, req.Method, resp.StatusCode, time.Since(start), err)
 	if err != nil {

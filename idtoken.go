@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
 // IDToken is a verified ID token's claims (OpenID Connect Core 2). The
@@ -109,7 +111,8 @@ type idClaims struct {
 // iss, aud/azp, exp, iat, sub, and the nonce when nonce is not empty (""
 // means none was sent). ctx bounds a JWKS fetch the token may cause. Every
 // rejection wraps ErrInvalidIDToken, and the finer sentinel where one applies.
-func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*IDToken, error) {
+func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (_ *IDToken, err error) {
+	defer c.tel.VerifyFailed(ctx, telemetry.IDToken, &err)
 	hdr, payload, err := c.verifyJWS(ctx, rawIDToken, jwsOptions{umbrella: ErrInvalidIDToken, wrongTypes: notIDTokenTypes})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
 // Introspection is the introspection endpoint's answer about a token
@@ -92,7 +94,9 @@ type introspectionJSON struct {
 // it. The provider's error bodies become *Error values as at the token endpoint; a
 // network error or HTTP 5xx wraps ErrProviderUnreachable. Introspect never
 // uses the cache of VerifyAccessToken.
-func (c *Client) Introspect(ctx context.Context, token string) (*Introspection, error) {
+func (c *Client) Introspect(ctx context.Context, token string) (_ *Introspection, err error) {
+	ctx, op := c.tel.Start(ctx, telemetry.Introspection)
+	defer op.End(&err)
 	p, err := c.provider(ctx)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
 // This file verifies back-channel logout tokens (OpenID Connect Back-Channel
@@ -175,7 +177,9 @@ func (c *Client) BackChannelLogoutSessionSupported() bool {
 // replay cache (a shared store that is down) does not wrap
 // ErrInvalidLogoutToken: the token may be good, so answer it with a server
 // error and the provider can retry.
-func (c *Client) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToken, error) {
+func (c *Client) VerifyLogoutToken(ctx context.Context, raw string) (_ *LogoutToken, err error) {
+	ctx, op := c.tel.StartVerify(ctx, telemetry.LogoutTokenVerify, telemetry.LogoutToken)
+	defer op.End(&err)
 	hdr, payload, err := c.verifyJWS(ctx, raw, jwsOptions{umbrella: ErrInvalidLogoutToken})
 	if err != nil {
 		return nil, err

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
 // RevocationMethod names how Revoke ends tokens.
@@ -63,7 +65,9 @@ func (p *provider) revocationMethod() RevocationMethod {
 // joined. Provider refusals are *Error values; a network error or HTTP 5xx
 // wraps ErrProviderUnreachable. A debug record on Config.Logger names the
 // method that ran.
-func (c *Client) Revoke(ctx context.Context, tok *Token) error {
+func (c *Client) Revoke(ctx context.Context, tok *Token) (err error) {
+	ctx, op := c.tel.Start(ctx, telemetry.Revocation)
+	defer op.End(&err)
 	if tok == nil || (tok.AccessToken == "" && tok.RefreshToken == "") {
 		return errors.New("nextidentity: revoke: the token has neither an access token nor a refresh token")
 	}

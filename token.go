@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
 // Token is the result of a code exchange or refresh. It round-trips through
@@ -141,7 +143,9 @@ func (e *expiresIn) UnmarshalJSON(b []byte) error {
 // code (ErrMissingCode). It then redeems the code with the PKCE verifier and
 // verifies the ID token with req.Nonce, its at_hash when present, and its
 // auth_time when req.MaxAge is set.
-func (c *Client) Exchange(ctx context.Context, callback url.Values, req *AuthRequest) (*Token, error) {
+func (c *Client) Exchange(ctx context.Context, callback url.Values, req *AuthRequest) (_ *Token, err error) {
+	ctx, op := c.tel.Start(ctx, telemetry.SignIn)
+	defer op.End(&err)
 	code, err := c.checkCallback(ctx, callback, req)
 	if err != nil {
 		return nil, err
@@ -274,7 +278,9 @@ func (r *AuthRequest) complete() error {
 // nonce is required) and must name the same issuer and subject as tok's
 // (ErrIssuerMismatch, ErrSubjectMismatch, under ErrInvalidIDToken); when
 // none is returned, tok's is kept.
-func (c *Client) Refresh(ctx context.Context, tok *Token) (*Token, error) {
+func (c *Client) Refresh(ctx context.Context, tok *Token) (_ *Token, err error) {
+	ctx, op := c.tel.Start(ctx, telemetry.Refresh)
+	defer op.End(&err)
 	if tok == nil || tok.RefreshToken == "" {
 		return nil, ErrNoRefreshToken
 	}
@@ -354,7 +360,9 @@ func (tr *tokenResponse) token(now time.Time) *Token {
 
 // tokenRequest posts form to the token endpoint with client authentication.
 // Redirects are not followed, so credentials never go to another host.
-func (c *Client) tokenRequest(ctx context.Context, form url.Values) (*tokenResponse, error) {
+func (c *Client) tokenRequest(ctx context.Context, form url.Values) (_ *tokenResponse, err error) {
+	ctx, op := c.tel.StartToken(ctx, form.Get("grant_type"))
+	defer op.End(&err)
 	form.Set("client_id", c.cfg.ClientID)
 	secret := c.cfg.ClientSecret
 	if secret != "" && c.cfg.AuthStyle == AuthStyleInParams {

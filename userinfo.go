@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
 // UserInfo is the provider's /userinfo response (OpenID Connect Core 5.3).
@@ -38,7 +40,9 @@ type userInfoJSON struct {
 // (ErrSubjectMismatch). A token without an access token gives
 // ErrNoAccessToken, before any request. Provider errors come back as *Error
 // (ErrProvider): a wrong or expired token matches ErrUnauthorized.
-func (c *Client) UserInfo(ctx context.Context, tok *Token) (*UserInfo, error) {
+func (c *Client) UserInfo(ctx context.Context, tok *Token) (_ *UserInfo, err error) {
+	ctx, op := c.tel.Start(ctx, telemetry.UserInfo)
+	defer op.End(&err)
 	if tok == nil || tok.AccessToken == "" {
 		return nil, ErrNoAccessToken
 	}

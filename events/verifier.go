@@ -15,9 +15,12 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oidc-kit/nextidentity"
 	"github.com/oidc-kit/nextidentity/internal/keys"
+	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
 // DefaultMaxEventBytes bounds an event JWT when Config.MaxEventBytes is zero.
@@ -83,6 +86,15 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives one debug record per JWK Set request. Nil means silent.
 	Logger *slog.Logger
+
+	// TracerProvider makes the verifier's spans (nextidentity.event.verify,
+	// nextidentity.jwks.fetch). Default: the global provider,
+	// otel.GetTracerProvider(), a no-op until the application sets one.
+	TracerProvider trace.TracerProvider
+	// MeterProvider makes its metrics (nextidentity.verification.failures
+	// with token kind "event", the JWKS fetch metrics). Default: the global
+	// provider.
+	MeterProvider metric.MeterProvider
 }
 
 // Verifier verifies workflow event JWTs. It keeps one cached, rate-limited
@@ -94,6 +106,7 @@ type Verifier struct {
 	stores map[string]*keys.Store // by allowed jku, exact
 	leeway time.Duration
 	now    func() time.Time
+	tel    *telemetry.Telemetry // see telemetry.go
 }
 
 // NewVerifier validates cfg and returns a Verifier. It makes no request: a
@@ -112,6 +125,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		algs = DefaultAlgorithms
 	}
 	v := &Verifier{
+		tel:    newTelemetry(&cfg),
 		cfg:    cfg,
 		algs:   map[string]bool{},
 		stores: map[string]*keys.Store{},
@@ -155,6 +169,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 			UnknownKIDInterval: positiveOr(cfg.JWKSUnknownKIDInterval, nextidentity.DefaultJWKSUnknownKID),
 			Now:                v.now,
 			Logger:             cfg.Logger,
+			Telemetry:          v.tel,
 		})
 	}
 	return v, nil
@@ -183,7 +198,9 @@ var b64 = base64.RawURLEncoding.Strict()
 //
 // Every rejection wraps ErrInvalidEvent and a finer sentinel. A JWK Set that
 // cannot be fetched gives ErrKeysUnavailable instead.
-func (v *Verifier) Verify(ctx context.Context, raw []byte) (*Event, error) {
+func (v *Verifier) Verify(ctx context.Context, raw []byte) (_ *Event, err error) {
+	ctx, op := v.tel.StartVerify(ctx, telemetry.EventVerify, telemetry.Event)
+	defer op.End(&err)
 	if int64(len(raw)) > v.cfg.MaxEventBytes {
 		return nil, invalid(ErrEventTooLarge, "%d bytes, more than %d", len(raw), v.cfg.MaxEventBytes)
 	}

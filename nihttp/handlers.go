@@ -37,7 +37,11 @@ import (
 	"net/url"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/oidc-kit/nextidentity"
+	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
 // Defaults used when the corresponding Config field is left zero.
@@ -169,6 +173,16 @@ type Config struct {
 	// session too large for the default cookie store (ErrSessionTooLarge),
 	// which goes to slog.Default() then.
 	Logger *slog.Logger
+
+	// TracerProvider makes the handlers' spans (nihttp.login,
+	// nihttp.callback, nihttp.session.refresh, and nihttp.store.* under a
+	// recording parent). Default: Client.TracerProvider(), the one the
+	// Client was configured with (else the global provider).
+	TracerProvider trace.TracerProvider
+	// MeterProvider makes the session store metrics
+	// (nextidentity.store.calls, nextidentity.store.call.duration).
+	// Default: Client.MeterProvider().
+	MeterProvider metric.MeterProvider
 }
 
 // Handlers are the login, callback and logout handlers and the session
@@ -183,6 +197,7 @@ type Handlers struct {
 	// opsLog is log, or slog.Default() when Config.Logger is nil: for
 	// deployment errors an operator must see.
 	opsLog *slog.Logger
+	tel    *telemetry.Telemetry // see telemetry.go
 	// loginURL is LoginPath parsed, for RequireLogin's redirects.
 	loginURL url.URL
 	// usedStates remembers the login states callbacks have used: the store
@@ -252,6 +267,7 @@ func New(cfg Config) (*Handlers, error) {
 	if cfg.OnError == nil {
 		cfg.OnError = DefaultOnError
 	}
+	cfg.OnError = recordFailure(cfg.OnError)
 	h := &Handlers{cfg: cfg, sealer: s, store: cfg.Store, csrf: http.NewCrossOriginProtection(), log: cfg.Logger, loginURL: *loginURL}
 	h.opsLog = h.log
 	if h.log == nil {
@@ -267,6 +283,8 @@ func New(cfg Config) (*Handlers, error) {
 	} else {
 		h.usedStates = nextidentity.NewMemoryReplayCache(0)
 	}
+	h.tel = newTelemetry(&cfg)
+	h.store = instrument(h.store, h.tel)
 	return h, nil
 }
 
@@ -288,6 +306,8 @@ func setDefault[T comparable](v *T, def T) {
 // or the store is a Pinger and cannot answer (ErrStoreUnavailable), Login
 // answers 503 instead (through OnError).
 func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) {
+	r, end := h.traced(r, telemetry.Login)
+	defer end()
 	w.Header().Set("Cache-Control", "no-store")
 	// With LazyDiscovery the provider may not be known yet: find it with
 	// the request's context, and answer 503 (before the loop guard counts
@@ -396,6 +416,8 @@ func (h *Handlers) countLogin(w http.ResponseWriter, r *http.Request) error {
 // else in this process (MemoryStore, and the default cookie store, where
 // another instance behind the same load balancer does not see them).
 func (h *Handlers) Callback(w http.ResponseWriter, r *http.Request) {
+	r, end := h.traced(r, telemetry.Callback)
+	defer end()
 	w.Header().Set("Cache-Control", "no-store")
 	// While the provider is unavailable (LazyDiscovery), answer before the
 	// login cookie is spent, so a reload can finish the sign-in later.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oidc-kit/nextidentity"
+	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
 const (
@@ -64,7 +65,7 @@ func (h *Handlers) Session(w http.ResponseWriter, r *http.Request) (*Session, er
 		}
 		return ns, err
 	}
-	if _, cookies := h.store.(*cookieStore); cookies && s.Token != nil && s.Token.RefreshToken != "" &&
+	if _, cookies := baseStore(h.store).(*cookieStore); cookies && s.Token != nil && s.Token.RefreshToken != "" &&
 		!s.Token.Expiry.IsZero() && !now.Add(refreshMargin+h.touchEvery()).Before(s.Token.Expiry) {
 		// A refresh is due within touchEvery and will record the activity.
 		// A cookie written now with the old tokens could reach the browser
@@ -206,7 +207,10 @@ func (h *Handlers) save(w http.ResponseWriter, r *http.Request, s *Session, now 
 }
 
 // refresh redeems s's refresh token under the session's lock; see Session.
-func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request, s *Session, value string) (*Session, error) {
+func (h *Handlers) refresh(w http.ResponseWriter, r *http.Request, s *Session, value string) (_ *Session, err error) {
+	tctx, op := h.tel.Start(r.Context(), telemetry.SessionRefresh)
+	defer op.End(&err)
+	r = r.WithContext(tctx)
 	if s.Token == nil || s.Token.RefreshToken == "" {
 		return s, fmt.Errorf("%w: %w", ErrRefreshFailed, nextidentity.ErrNoRefreshToken)
 	}

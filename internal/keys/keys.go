@@ -31,6 +31,7 @@ import (
 	"github.com/MicahParks/jwkset"
 
 	"github.com/oidc-kit/nextidentity/internal/httpx"
+	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
 var (
@@ -112,6 +113,8 @@ type Options struct {
 	FailureBackoff time.Duration
 	Now            func() time.Time
 	Logger         *slog.Logger
+	// Telemetry records each fetch (span and metrics); nil records nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // Store caches the keys of one JWKS URL.
@@ -338,7 +341,9 @@ func (s *Store) run(c *call) {
 	close(c.done)
 }
 
-func (s *Store) load(ctx context.Context) error {
+func (s *Store) load(ctx context.Context) (err error) {
+	ctx, op := s.opts.Telemetry.Start(ctx, telemetry.JWKSFetch)
+	defer op.End(&err)
 	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.opts.URL, nil)
 	if err != nil {
@@ -347,10 +352,12 @@ func (s *Store) load(ctx context.Context) error {
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.opts.Client.Do(req)
 	if err != nil {
+		telemetry.HTTP(req, "jwks", 0)
 		s.logRequest(0, start)
 		return fmt.Errorf("%w: %w", ErrFetch, err)
 	}
 	defer resp.Body.Close()
+	telemetry.HTTP(req, "jwks", resp.StatusCode)
 	body, err := httpx.ReadAll(resp.Body, s.opts.MaxBytes)
 	s.logRequest(resp.StatusCode, start)
 	if err != nil {
