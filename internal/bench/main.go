@@ -129,7 +129,18 @@ func newEnv() (*env, error) {
 	}
 
 	ctx := context.Background()
-	e.lib, err = nextidentity.New(ctx, nextidentity.Config{
+	e.lib, err = nextidentity.New(ctx, e.libConfig())
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.remote = oidc.NewRemoteKeySet(ctx, e.issuer+"/jwks")
+	return e, nil
+}
+
+// libConfig configures nextidentity's verifier for this provider.
+func (e *env) libConfig() nextidentity.Config {
+	return nextidentity.Config{
 		Issuer:       e.issuer,
 		ClientID:     clientID,
 		ClientSecret: secret,
@@ -137,13 +148,7 @@ func newEnv() (*env, error) {
 		SigningAlgs:  algs,
 		Leeway:       leeway,
 		Now:          func() time.Time { return now },
-	})
-	if err != nil {
-		e.Close()
-		return nil, err
 	}
-	e.remote = oidc.NewRemoteKeySet(ctx, e.issuer+"/jwks")
-	return e, nil
 }
 
 // Close stops the client and the provider.

@@ -43,8 +43,9 @@ func benchEntitlements() []string {
 // newSessionBench signs a user with about 1.5 KB of custom claims in at a
 // fake provider, so that the session (tokens and claims as JSON) is about
 // 2 KB, and captures the cookies both stores set for it. store is
-// nihttp's session store (nil: the default cookie store).
-func newSessionBench(tb testing.TB, store nihttp.SessionStore) *sessionBench {
+// nihttp's session store (nil: the default cookie store); opts adjust the
+// client's Config (its telemetry providers, which nihttp takes too).
+func newSessionBench(tb testing.TB, store nihttp.SessionStore, opts ...func(*nextidentity.Config)) *sessionBench {
 	tb.Helper()
 	fixed := time.Now().Truncate(time.Second)
 	now := func() time.Time { return fixed }
@@ -60,6 +61,9 @@ func newSessionBench(tb testing.TB, store nihttp.SessionStore) *sessionBench {
 	tb.Cleanup(srv.Close)
 	cfg := srv.Config()
 	cfg.ClientID, cfg.ClientSecret, cfg.RedirectURL, cfg.Now = "bench", "bench-secret", app+"/callback", now
+	for _, o := range opts {
+		o(&cfg)
+	}
 	client, err := nextidentity.New(context.Background(), cfg)
 	if err != nil {
 		tb.Fatal(err)
