@@ -190,7 +190,7 @@ type Config struct {
 type Handlers struct {
 	cfg    Config
 	sealer *sealer
-	store  SessionStore
+	store  SessionStore // instrumented (telemetry.go): assert optional interfaces on baseStore(h.store)
 	csrf   *http.CrossOriginProtection
 	recent refreshed
 	log    *slog.Logger
@@ -316,7 +316,7 @@ func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) {
 		h.cfg.OnError(w, r, err)
 		return
 	}
-	if p, ok := h.store.(Pinger); ok {
+	if p, ok := baseStore(h.store).(Pinger); ok {
 		if err := p.Ping(r.Context()); err != nil {
 			if !errors.Is(err, ErrStoreUnavailable) {
 				err = fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
