@@ -38,6 +38,7 @@ var failureReasons = []telemetry.Reason{
 	{Err: ErrUnauthorized, Word: "unauthorized"},
 	{Err: ErrResponseTooLarge, Word: "response_too_large"},
 	{Err: ErrMalformedResponse, Word: "malformed_response"},
+	{Err: ErrProviderUnavailable, Word: "provider_unavailable"},
 	{Err: ErrProviderUnreachable, Word: "provider_unreachable"},
 	{Err: ErrProvider, Word: "provider_error"},
 	{Err: ErrNoRefreshToken, Word: "no_refresh_token"},
