@@ -2,6 +2,8 @@ package nextidentity
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -50,4 +52,19 @@ func BenchmarkTelemetryVerifyIDToken(b *testing.B) {
 		})
 	}
 	c.tel = tel
+}
+
+// The library's go.mod requires the OpenTelemetry API only: the SDK and
+// exporters belong to internal/otelsdk (see go.work). `go mod tidy` at the
+// root would add them, because examples/webapp's -trace flag uses them
+// through the workspace.
+func TestGoModRequiresOnlyTheOtelAPI(t *testing.T) {
+	mod, err := os.ReadFile("go.mod")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(mod), "\n") {
+		for _, banned := range []string{"go.opentelemetry.io/otel/sdk", "go.opentelemetry.io/otel/exporters", "/internal/otelsdk"} {
+			require.NotContains(t, line, banned, "go.mod requires the OpenTelemetry SDK: add dependencies with go get, not go mod tidy (see go.work)")
+		}
+	}
+	require.Contains(t, string(mod), "go.opentelemetry.io/otel/trace ", "the API is required")
 }

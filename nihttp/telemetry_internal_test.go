@@ -2,11 +2,13 @@ package nihttp
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/oidc-kit/nextidentity"
 	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
@@ -38,4 +40,31 @@ func TestInstrumentKeepsTheStoreKind(t *testing.T) {
 	_, ok = st.(ServerStore)
 	require.False(t, ok, "the cookie store does not become a ServerStore")
 	require.Same(t, cs, baseStore(st))
+}
+
+// BenchmarkTelemetrySessionLoad is a cookie store Load, the store call of
+// every signed-in request, side by side: "off" is the bare store (no
+// telemetry at all, as before it existed), "default" the store as New
+// wraps it with the default (no-op) providers. The cost with an SDK
+// provider is in internal/bench (BenchmarkTelemetry).
+func BenchmarkTelemetrySessionLoad(b *testing.B) {
+	now := time.Now()
+	cs := &cookieStore{sealer: mustSealer(b, newKey(b)), name: "__Host-nihttp_session", now: func() time.Time { return now }}
+	ctx := context.Background()
+	v, err := cs.Save(ctx, &Session{ID: "id", Subject: "sub", ExpiresAt: now.Add(time.Hour),
+		Token: &nextidentity.Token{AccessToken: strings.Repeat("a", 800), RefreshToken: strings.Repeat("r", 40)}}, time.Hour)
+	require.NoError(b, err)
+	for _, c := range []struct {
+		name  string
+		store SessionStore
+	}{{"off", cs}, {"default", instrument(cs, telemetry.New(nil, nil, failureReasons))}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.store.Load(ctx, v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.SetOutput(out)
 	addr := fs.String("addr", "", "listen address (default 127.0.0.1:8080, or the redirect URL's host with a real tenant)")
 	verbose := fs.Bool("v", false, "log provider requests")
+	traced := fs.Bool("trace", false, "print OpenTelemetry spans (as each ends) and metrics (every 30 s and at exit) to standard output")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -164,6 +165,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		demo = &demoUser{Email: nextidentitytest.DefaultUserEmail, Password: nextidentitytest.DefaultUserPassword}
 	}
 	cfg.Logger = logger
+	if *traced {
+		stopTracing, err := printTelemetry(&cfg, out)
+		if err != nil {
+			return err
+		}
+		defer stopTracing()
+	}
 	if store != nil {
 		// A replayed logout token is refused on every instance.
 		cfg.ReplayCache = store
