@@ -32,7 +32,7 @@ func (h *Handlers) Ready(ctx context.Context) error {
 
 func (h *Handlers) storeReady(ctx context.Context) error {
 	var err error
-	switch st := h.store.(type) {
+	switch st := baseStore(h.store).(type) {
 	case Pinger:
 		err = st.Ping(ctx)
 	case ServerStore:
