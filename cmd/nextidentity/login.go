@@ -39,6 +39,9 @@ type loginReport struct {
 	UserInfo      json.RawMessage `json:"userinfo,omitempty"`
 	UserInfoError string          `json:"userinfo_error,omitempty"`
 	Tokens        loginTokens     `json:"tokens"`
+	// Warnings are problems that did not stop the sign-in (also printed on
+	// stderr).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // loginTokens are the tokens, masked unless -show-tokens.
@@ -157,7 +160,10 @@ func (c *cli) login(ctx context.Context, args []string) int {
 		fmt.Fprintf(c.stderr, "nextidentity: login: sign-in failed: %v\n", err)
 		return exitFail
 	}
-	rep := loginReport{Subject: tok.IDToken.Subject, Tokens: tokensFor(tok, *showTokens)}
+	rep := loginReport{Subject: tok.IDToken.Subject, Tokens: tokensFor(tok, *showTokens), Warnings: loginWarnings(*offline, tok)}
+	for _, w := range rep.Warnings {
+		fmt.Fprintln(c.stderr, "nextidentity: login: warning: "+w)
+	}
 	var claims map[string]any
 	if err := tok.IDToken.Claims(&claims); err == nil {
 		rep.IDTokenClaims, _ = json.Marshal(claims)
@@ -182,6 +188,17 @@ func (c *cli) login(ctx context.Context, args []string) int {
 	}
 	c.printLogin(rep, tok)
 	return code
+}
+
+// loginWarnings are the warnings about a successful sign-in: an -offline
+// sign-in that brought no refresh token.
+func loginWarnings(offline bool, tok *nextidentity.Token) []string {
+	if offline && tok.RefreshToken == "" {
+		return []string{"-offline asked for a refresh token and the provider sent none: check that the client may use " +
+			"refresh tokens, and run `nextidentity doctor` (a standard provider wants the offline_access scope, " +
+			"which is sent only when discovery lists it)"}
+	}
+	return nil
 }
 
 // loopbackRedirect checks that raw is an http URL on a loopback host with

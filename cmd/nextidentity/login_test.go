@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/oidc-kit/nextidentity"
 	"github.com/oidc-kit/nextidentity/nextidentitytest"
 )
 
@@ -100,6 +101,7 @@ func TestLoginEndToEnd(t *testing.T) {
 	require.Equal(t, "gold", info["membership"])
 
 	// Masked by default: the JSON says so, and no token appears whole.
+	require.Empty(t, rep.Warnings, "-offline brought a refresh token")
 	require.True(t, rep.Tokens.Masked)
 	require.Contains(t, rep.Tokens.AccessToken, "-show-tokens to show")
 	require.Contains(t, rep.Tokens.RefreshToken, "-show-tokens to show")
@@ -283,4 +285,11 @@ func TestLoginIgnoresDriveByRequests(t *testing.T) {
 	var rep loginReport
 	require.NoError(t, json.Unmarshal([]byte(c.out.String()), &rep), c.out.String())
 	require.Equal(t, nextidentitytest.DefaultUserSubject, rep.Subject)
+}
+
+func TestLoginWarnings(t *testing.T) {
+	require.Len(t, loginWarnings(true, &nextidentity.Token{AccessToken: "a"}), 1)
+	require.Contains(t, loginWarnings(true, &nextidentity.Token{AccessToken: "a"})[0], "offline_access")
+	require.Empty(t, loginWarnings(true, &nextidentity.Token{AccessToken: "a", RefreshToken: "r"}))
+	require.Empty(t, loginWarnings(false, &nextidentity.Token{AccessToken: "a"}), "no refresh token was asked for")
 }
