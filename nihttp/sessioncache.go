@@ -3,7 +3,6 @@ package nihttp
 import (
 	"crypto/sha256"
 	"hash"
-	"slices"
 	"sync"
 	"time"
 )
@@ -62,12 +61,7 @@ func (c *sessionCache) put(value string, s *Session, expires time.Time) {
 	if c.m == nil {
 		c.m = make(map[[sha256.Size]byte]cachedSession)
 	}
-	if _, ok := c.m[k]; !ok && len(c.m) >= sessionCacheSize {
-		for old := range c.m {
-			delete(c.m, old)
-			break
-		}
-	}
+	makeRoom(c.m, k, sessionCacheSize)
 	c.m[k] = cachedSession{s: cp, expires: expires}
 }
 
@@ -103,9 +97,7 @@ func cloneSession(s *Session) *Session {
 	if s.Token != nil {
 		t := *s.Token
 		if t.IDToken != nil {
-			idt := *t.IDToken
-			idt.Audience = slices.Clone(idt.Audience)
-			t.IDToken = &idt
+			t.IDToken = cloneIDToken(t.IDToken)
 		}
 		cp.Token = &t
 	}

@@ -170,8 +170,8 @@ func (s *Session) UnmarshalBinary(data []byte) error {
 				idt = []byte(d.str())
 			}
 			if d.err == nil {
-				t.IDToken = new(nextidentity.IDToken)
-				if err := t.IDToken.UnmarshalBinary(idt); err != nil {
+				var err error
+				if t.IDToken, err = idTokens.decode(idt); err != nil {
 					return fmt.Errorf("%w: %w", errBadSession, err)
 				}
 			}
