@@ -1,7 +1,7 @@
 // Command nextidentity helps integrators of Next Identity, a hosted OpenID
 // Connect provider: it runs the fake provider of package nextidentitytest as
-// a process, checks a tenant's settings, signs in from the terminal and
-// verifies ID tokens.
+// a process, checks a tenant's settings, signs in from the terminal,
+// verifies ID tokens and invites users.
 //
 // Install it with
 //
@@ -13,6 +13,7 @@
 //	nextidentity doctor -issuer URL -client-id ID [-client-secret S] [-redirect-url URL] [-json]
 //	nextidentity login  -issuer URL -client-id ID [-client-secret S] -redirect-url http://127.0.0.1:PORT/callback [-no-browser] [-show-tokens] [-json]
 //	nextidentity verify [-issuer URL -client-id ID] [-client-secret S] [-no-verify] [-json] TOKEN|-
+//	nextidentity invite -issuer URL -client-id ID -client-secret S -redirect-url URL [-sms] [-resend] [-profile JSON|@FILE|-] [-field NAME=VALUE]... [-json] USER
 //
 // The -issuer, -client-id, -client-secret and -redirect-url flags fall back
 // to the NEXTIDENTITY_ISSUER, NEXTIDENTITY_CLIENT_ID,
@@ -110,6 +111,7 @@ Usage:
   nextidentity doctor  check a tenant's discovery, keys, clock, redirect URL and credentials
   nextidentity login   sign in from the terminal with a loopback redirect URL
   nextidentity verify  verify (or only decode) an ID token
+  nextidentity invite  invite a user (API integration /pre-register)
 
 Run "nextidentity COMMAND -h" for a command's flags. The tenant flags fall
 back to NEXTIDENTITY_ISSUER, NEXTIDENTITY_CLIENT_ID, NEXTIDENTITY_CLIENT_SECRET
@@ -131,6 +133,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		return c.login(ctx, rest)
 	case "verify":
 		return c.verify(ctx, rest)
+	case "invite":
+		return c.invite(ctx, rest)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(c.stdout, usage)
 		return exitOK
