@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oidc-kit/nextidentity/internal/browsertest"
 	"github.com/oidc-kit/nextidentity/nextidentitytest"
 )
 
@@ -48,7 +49,7 @@ func signInOnProviderPage(t *testing.T, ctx context.Context, email, password, wa
 // at once both finish; a user whose custom claims need several session
 // cookies signs in; logout ends the session for the whole browser.
 func TestBrowserTwoTabsLargeClaimsAndLogout(t *testing.T) {
-	exe := chromiumPath(t)
+	browsertest.Path(t)
 	ta := startApp(t)
 	// ~5 KB that the cookie store's compression cannot shrink much.
 	r := rand.New(rand.NewPCG(5, 5))
@@ -61,7 +62,7 @@ func TestBrowserTwoTabsLargeClaimsAndLogout(t *testing.T) {
 		Email: "grace@example.com", Password: "cobol", Name: "Grace Hopper", EmailVerified: true,
 		Claims: map[string]any{"bio": bio},
 	})
-	tab1 := newChromium(t, exe)
+	tab1 := browsertest.New(t)
 	text := func(ctx context.Context, sel string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))

@@ -1,70 +1,25 @@
 package main
 
 import (
-	"context"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oidc-kit/nextidentity/internal/browsertest"
 	"github.com/oidc-kit/nextidentity/nextidentitytest"
 )
-
-// chromiumPath finds Debian's Chromium. Without it the browser test skips,
-// except in CI (CI=true), where .ci/run installs it and its absence is a
-// failure.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no Chromium found; CI must install Debian's chromium (see .ci/run)")
-	}
-	t.Skip("no Chromium on this machine; install Debian's chromium to run the browser test")
-	return ""
-}
-
-// newChromium starts headless Chromium and returns a context for its first
-// tab, bounded to a minute.
-func newChromium(t *testing.T, exe string) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(cancelCtx)
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // TestBrowserSignInAndOut drives headless Chromium through the main job:
 // `go run ./examples/webapp` with its embedded provider. It opens the app,
 // signs in on the hosted-login page, checks the profile, and signs out.
 func TestBrowserSignInAndOut(t *testing.T) {
-	exe := chromiumPath(t)
+	browsertest.Path(t)
 	base, stop := runApp(t)
 
-	ctx := newChromium(t, exe)
+	ctx := browsertest.New(t)
 	text := func(id string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
@@ -97,7 +52,7 @@ func TestBrowserSignInAndOut(t *testing.T) {
 	claims := text("id-claims")
 	require.NotContains(t, claims, "e+0", "dates, not floats")
 	require.Regexp(t, `auth_time\s+20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC`, claims)
-	screenshot(t, ctx, "profile")
+	browsertest.Screenshot(t, ctx, "profile")
 
 	// Refresh now says that it worked.
 	require.NoError(t, chromedp.Do(ctx,
@@ -116,7 +71,7 @@ func TestBrowserSignInAndOut(t *testing.T) {
 	require.Equal(t, base+"/signed-out", signedOut.Scheme+"://"+signedOut.Host+signedOut.Path)
 	require.NotEmpty(t, signedOut.Query().Get("state"))
 	require.Equal(t, "Signed out", text("message-title"))
-	screenshot(t, ctx, "signed-out")
+	browsertest.Screenshot(t, ctx, "signed-out")
 
 	// Signed out of the app and of the provider: the page's Sign in
 	// button asks for a sign-in again, on the provider's page.
@@ -125,17 +80,4 @@ func TestBrowserSignInAndOut(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("signin-form")),
 	))
 	require.NoError(t, stop())
-}
-
-// screenshot saves the page as a PNG under $WEBAPP_SCREENSHOTS when that is
-// set, for a person to look at; otherwise it does nothing.
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	dir := os.Getenv("WEBAPP_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
 }
