@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/oidc-kit/nextidentity"
@@ -23,7 +24,9 @@ the redirect URL's loopback port, opens the browser at the provider's
 sign-in page (or prints the URL with -no-browser), redeems the code when the
 browser comes back, verifies the ID token with the library, calls /userinfo,
 and prints the ID token's claims and the userinfo response. Tokens are
-masked unless -show-tokens.
+masked unless -show-tokens. It first checks, as doctor does, that the
+provider accepts the redirect URL, and says what to register if not. The
+browser's page says which account signed in.
 
 The redirect URL must be a loopback http URL with an explicit port, for
 example http://127.0.0.1:8765/callback, registered with the tenant for this
@@ -112,12 +115,25 @@ func (c *cli) login(ctx context.Context, args []string) int {
 		return exitFail
 	}
 
+	// Ask the provider first, as doctor does: a redirect URL the tenant
+	// does not know makes it show an error page in the browser, and the
+	// command would wait for a redirect that never comes.
+	check := (&doctorRun{cli: c, t: t}).checkRedirect(ctx, client)
+	switch check.Status {
+	case statusFail:
+		fmt.Fprintf(c.stderr, "nextidentity: login: the provider will not sign in with this redirect URL: %s\n  fix: %s\n",
+			printable(check.Detail), printable(check.Hint))
+		return exitFail
+	case statusWarn:
+		fmt.Fprintf(c.stderr, "warning: %s\n", printable(check.Detail))
+	}
+
 	ln, err := c.listen("tcp", redirect.Host)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "nextidentity: login: cannot listen on the redirect URL's address: %v\n", err)
 		return exitFail
 	}
-	callbacks := make(chan url.Values, 1)
+	callbacks := make(chan callback, 1)
 	srv := &http.Server{
 		Handler:           callbackHandler(redirect.Path, req.State, callbacks),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -142,11 +158,11 @@ func (c *cli) login(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(c.stderr, "Waiting for the provider to redirect to %s ...\n", t.redirectURL)
 
-	var q url.Values
+	var cb callback
 	timer := time.NewTimer(*wait)
 	defer timer.Stop()
 	select {
-	case q = <-callbacks:
+	case cb = <-callbacks:
 	case <-timer.C:
 		fmt.Fprintf(c.stderr, "nextidentity: login: the browser did not come back to %s within %s\n", t.redirectURL, *wait)
 		return exitFail
@@ -155,11 +171,13 @@ func (c *cli) login(ctx context.Context, args []string) int {
 		return exitFail
 	}
 
-	tok, err := client.Exchange(ctx, q, req)
+	tok, err := client.Exchange(ctx, cb.query, req)
 	if err != nil {
+		cb.done <- signInResult{Title: "Sign-in failed", Message: "The sign-in could not be completed. The terminal says why."}
 		fmt.Fprintf(c.stderr, "nextidentity: login: sign-in failed: %v\n", err)
 		return exitFail
 	}
+	cb.done <- signedInAs(tok)
 	rep := loginReport{Subject: tok.IDToken.Subject, Tokens: tokensFor(tok, *showTokens), Warnings: loginWarnings(*offline, tok)}
 	for _, w := range rep.Warnings {
 		fmt.Fprintln(c.stderr, "nextidentity: login: warning: "+w)
@@ -225,44 +243,97 @@ func loopbackRedirect(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// callback is the provider's redirect back to the command, and where to
+// send the result for the browser's page.
+type callback struct {
+	query url.Values
+	done  chan<- signInResult // buffered: the sender never waits
+}
+
+// signInResult is what the browser's page says once the terminal knows.
+type signInResult struct {
+	Title, Message, Account string
+	OK                      bool
+}
+
+// signedInAs is the page for a completed sign-in: which account it was.
+func signedInAs(tok *nextidentity.Token) signInResult {
+	who := tok.IDToken.Email
+	if who == "" {
+		who = tok.IDToken.Subject
+	}
+	return signInResult{Title: "Signed in", Account: who, OK: true,
+		Message: "The terminal has the tokens; you can close this tab."}
+}
+
+// callbackPageWait bounds how long the browser's page waits for the
+// terminal's result (the code exchange and the ID token check).
+const callbackPageWait = 30 * time.Second
+
+// callbackPage is the page the browser lands on, styled like the provider's
+// hosted pages.
 var callbackPage = template.Must(template.New("callback").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>nextidentity login</title></head>
-<body><h1>{{.Title}}</h1><p>{{.Message}}</p></body></html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}} · nextidentity login</title>
+<style>
+  body { font: 16px/1.5 system-ui, sans-serif; margin: 0; background: #f3f5f8; color: #1d2330; }
+  main { max-width: 26rem; margin: 4rem auto; background: #fff; padding: 2rem 2.2rem; border-radius: .6rem; box-shadow: 0 2px 10px rgba(0,0,0,.08); }
+  h1 { font-size: 1.4rem; margin: 0 0 1rem; }
+  .ok { color: #1e7a46; } .fail { color: #b3261e; }
+  .account { font-weight: 600; word-break: break-all; }
+  footer { margin-top: 1.5rem; font-size: .8rem; color: #8a93a3; text-align: center; }
+</style></head>
+<body><main>
+<h1 id="title" class="{{if .OK}}ok{{else}}fail{{end}}">{{.Title}}</h1>
+{{if .Account}}<p>Signed in as <span id="account" class="account">{{.Account}}</span>.</p>{{end}}
+<p id="message">{{.Message}}</p>
+<footer>nextidentity login</footer>
+</main></body></html>
 `))
 
 // callbackHandler hands the first request to path that carries state (the
-// authorization request's) to callbacks and tells the browser to go back to
-// the terminal. Any other request to path, which any web page the browser
-// has open can send to a loopback port, is answered 400 and changes
-// nothing: the command keeps waiting for the provider's redirect. The state
-// is compared in constant time, so its timing does not tell a local page
-// how much of a guess was right.
-func callbackHandler(path, state string, callbacks chan<- url.Values) http.Handler {
+// authorization request's) to callbacks, waits for the terminal's result
+// (at most callbackPageWait) and shows it: which account signed in, or that
+// it failed. Any other request to path, which any web page the browser has
+// open can send to a loopback port, is answered 400 and changes nothing:
+// the command keeps waiting for the provider's redirect. The state is
+// compared in constant time, so its timing does not tell a local page how
+// much of a guess was right.
+func callbackHandler(path, state string, callbacks chan<- callback) http.Handler {
 	mux := http.NewServeMux()
+	var received atomic.Bool // one sign-in per run: a reload gets "Already received"
 	mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		status := http.StatusOK
-		// The code is redeemed and verified after this page is sent, so the
-		// page does not claim success: the terminal has the result.
-		title, msg := "Sign-in received", "Return to the terminal for the result; you can close this tab."
+		var page signInResult
 		switch {
 		case len(q["state"]) != 1 || subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1:
 			status = http.StatusBadRequest
-			title, msg = "Not this sign-in", "This request does not carry the state of the sign-in the terminal is waiting for, so it was ignored. The terminal is still waiting."
+			page = signInResult{Title: "Not this sign-in", Message: "This request does not carry the state of the sign-in the terminal is waiting for, so it was ignored. The terminal is still waiting."}
+		case !received.CompareAndSwap(false, true):
+			page = signInResult{Title: "Already received", Message: "This sign-in was already completed. Return to the terminal."}
 		default:
-			if e := q.Get("error"); e != "" {
-				title, msg = "Sign-in failed", "The provider answered "+e+": "+q.Get("error_description")+". See the terminal."
-			}
+			done := make(chan signInResult, 1)
 			select {
-			case callbacks <- q:
+			case callbacks <- callback{query: q, done: done}:
+				select {
+				case page = <-done:
+				case <-time.After(callbackPageWait):
+					page = signInResult{Title: "Sign-in received", Message: "Return to the terminal for the result; you can close this tab."}
+				case <-r.Context().Done():
+					return
+				}
+				if e := q.Get("error"); e != "" {
+					page.Message = "The provider answered " + e + ": " + q.Get("error_description") + ". See the terminal."
+				}
 			default:
-				title, msg = "Already received", "This sign-in was already completed. Return to the terminal."
+				page = signInResult{Title: "Already received", Message: "This sign-in was already completed. Return to the terminal."}
 			}
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		var buf bytes.Buffer
-		if err := callbackPage.Execute(&buf, map[string]string{"Title": title, "Message": msg}); err != nil {
+		if err := callbackPage.Execute(&buf, page); err != nil {
 			http.Error(w, "nextidentity: "+err.Error(), http.StatusInternalServerError)
 			return
 		}

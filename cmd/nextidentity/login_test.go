@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,9 @@ type loginSetup struct {
 	ln       net.Listener
 	redirect string
 	env      map[string]string
+	// pages receives the body of each page the fake browser landed on at
+	// the loopback callback.
+	pages chan string
 }
 
 func newLoginSetup(t *testing.T, opts nextidentitytest.Options) *loginSetup {
@@ -34,7 +38,7 @@ func newLoginSetup(t *testing.T, opts nextidentitytest.Options) *loginSetup {
 	redirect := "http://" + ln.Addr().String() + "/callback"
 	opts.Clients = []nextidentitytest.Client{{ID: "cli", Secret: "cli-secret", RedirectURIs: []string{redirect}}}
 	srv := newFake(t, opts)
-	return &loginSetup{srv: srv, ln: ln, redirect: redirect, env: map[string]string{
+	return &loginSetup{srv: srv, ln: ln, redirect: redirect, pages: make(chan string, 4), env: map[string]string{
 		envIssuer: srv.Issuer(), envClientID: "cli", envClientSecret: "cli-secret", envRedirectURL: redirect,
 	}}
 }
@@ -59,7 +63,9 @@ func (s *loginSetup) cli(t *testing.T, browse func(ctx context.Context, authURL 
 
 // fakeBrowser is a new fake browser (its own cookie jar) that signs in at
 // the fake's hosted form with email and password, then follows the
-// provider's redirect to the loopback callback, as a browser would.
+// provider's redirect to the loopback callback, as a browser would: in the
+// background, since opening a browser returns at once and the callback's
+// page waits for the terminal's result. The page lands in s.pages.
 func (s *loginSetup) fakeBrowser(t *testing.T, email, password string) func(ctx context.Context, authURL string) error {
 	b := s.srv.NewBrowser()
 	return func(ctx context.Context, authURL string) error {
@@ -68,8 +74,33 @@ func (s *loginSetup) fakeBrowser(t *testing.T, email, password string) func(ctx 
 			t.Errorf("fake browser: %v", err)
 			return err
 		}
-		return visit(ctx, s.redirect+"?"+q.Encode())
+		done := make(chan struct{})
+		t.Cleanup(func() { <-done })
+		go func() {
+			defer close(done)
+			page, err := visitPage(context.WithoutCancel(ctx), s.redirect+"?"+q.Encode())
+			if err != nil {
+				t.Errorf("fake browser at the callback: %v", err)
+			}
+			s.pages <- page
+		}()
+		return nil
 	}
+}
+
+// visitPage requests u and returns the page.
+func visitPage(ctx context.Context, u string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := (&http.Client{Timeout: 40 * time.Second}).Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }
 
 func visit(ctx context.Context, u string) error {
@@ -108,6 +139,8 @@ func TestLoginEndToEnd(t *testing.T) {
 	require.Contains(t, rep.Tokens.IDToken, "-show-tokens to show")
 	require.NotRegexp(t, regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.`), c.out.String())
 	require.Contains(t, c.errOut.String(), "Opened the browser")
+	page := <-s.pages
+	require.Contains(t, page, `Signed in as <span id="account" class="account">jane@example.com</span>`, "the page says which account signed in")
 }
 
 func TestLoginShowTokensAndText(t *testing.T) {
@@ -228,7 +261,13 @@ func TestLoopbackRedirect(t *testing.T) {
 }
 
 func TestCallbackHandler(t *testing.T) {
-	callbacks := make(chan url.Values, 1)
+	callbacks := make(chan callback, 1)
+	got := make(chan url.Values, 1)
+	go func() { // the terminal: it takes the one sign-in and answers the page
+		cb := <-callbacks
+		got <- cb.query
+		cb.done <- signInResult{Title: "Signed in", Account: "jane@example.com", Message: "The terminal has the tokens.", OK: true}
+	}()
 	h := callbackHandler("/callback", "s", callbacks)
 	for _, tc := range []struct {
 		target string
@@ -239,7 +278,7 @@ func TestCallbackHandler(t *testing.T) {
 		{"/callback?code=forged", http.StatusBadRequest, "Not this sign-in"},
 		{"/callback?error=access_denied", http.StatusBadRequest, "Not this sign-in"},
 		{"/callback?code=forged&state=s&state=s", http.StatusBadRequest, "Not this sign-in"},
-		{"/callback?code=c&state=s", http.StatusOK, "Sign-in received"},
+		{"/callback?code=c&state=s", http.StatusOK, `Signed in as <span id="account" class="account">jane@example.com</span>`},
 		{"/callback?code=again&state=s", http.StatusOK, "Already received"},
 		{"/favicon.ico", http.StatusNotFound, ""},
 	} {
@@ -247,13 +286,21 @@ func TestCallbackHandler(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.target, nil))
 		require.Equal(t, tc.status, rec.Code, tc.target)
 		require.Contains(t, rec.Body.String(), tc.want)
+		if tc.status == http.StatusOK {
+			require.Contains(t, rec.Body.String(), "<style>", "styled like the hosted pages")
+		}
 	}
-	require.Equal(t, url.Values{"code": {"c"}, "state": {"s"}}, <-callbacks)
+	require.Equal(t, url.Values{"code": {"c"}, "state": {"s"}}, <-got)
 
-	errs := make(chan url.Values, 1)
+	errs := make(chan callback, 1)
+	go func() {
+		cb := <-errs
+		cb.done <- signInResult{Title: "Sign-in failed", Message: "See the terminal."}
+	}()
 	rec := httptest.NewRecorder()
 	callbackHandler("/cb", "st", errs).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/cb?state=st&error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E", nil))
 	require.Contains(t, rec.Body.String(), "access_denied: &lt;b&gt;no&lt;/b&gt;", "escaped")
+	require.Contains(t, rec.Body.String(), "Sign-in failed")
 	require.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
 }
 
@@ -292,4 +339,25 @@ func TestLoginWarnings(t *testing.T) {
 	require.Contains(t, loginWarnings(true, &nextidentity.Token{AccessToken: "a"})[0], "offline_access")
 	require.Empty(t, loginWarnings(true, &nextidentity.Token{AccessToken: "a", RefreshToken: "r"}))
 	require.Empty(t, loginWarnings(false, &nextidentity.Token{AccessToken: "a"}), "no refresh token was asked for")
+}
+
+// TestLoginChecksTheRedirectURLFirst: with a redirect URL the tenant does
+// not know, login says what to register at once instead of opening a
+// browser on the provider's error page and waiting for a redirect that
+// never comes.
+func TestLoginChecksTheRedirectURLFirst(t *testing.T) {
+	s := newLoginSetup(t, nextidentitytest.Options{})
+	s.env[envRedirectURL] = s.redirect + "-not-registered"
+	c := s.cli(t, func(context.Context, string) error {
+		t.Error("a browser was opened for a redirect URL the provider refuses")
+		return nil
+	})
+	start := time.Now()
+	code := c.run(t.Context(), []string{"login", "-wait", "5m"})
+	require.Equal(t, exitFail, code)
+	require.Less(t, time.Since(start), time.Minute, "no wait for the browser")
+	stderr := c.errOut.String()
+	require.Contains(t, stderr, "will not sign in with this redirect URL")
+	require.Contains(t, stderr, "is not registered for this application")
+	require.Contains(t, stderr, "fix: register "+s.redirect+"-not-registered exactly")
 }
