@@ -2,6 +2,7 @@ package nihttp
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
 	"slices"
@@ -166,4 +167,51 @@ func (h *Handlers) pruneLoginCookies(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, h.cookie(alive[0].name, "", -1))
 		alive = alive[1:]
 	}
+}
+
+// signInDone is the last finished sign-in of a browser: its state, hashed,
+// and where it went. A replay of its callback then goes there too.
+type signInDone struct {
+	State    string `json:"s"` // base64url SHA-256 of the state
+	ReturnTo string `json:"r"`
+}
+
+// doneCookieName names the signInDone cookie: one per browser, not under
+// the "_" prefix of the login states, so it is never taken for one.
+func (h *Handlers) doneCookieName() string {
+	return h.cookieName(h.cfg.LoginCookieName + "-done")
+}
+
+func stateHash(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// rememberSignIn records a finished sign-in for LoginTTL (a failure to
+// seal only loses the nicety of a replay's destination).
+func (h *Handlers) rememberSignIn(w http.ResponseWriter, st *loginState, returnTo string) {
+	name := h.doneCookieName()
+	sealed, err := h.sealer.seal(name, signInDone{State: stateHash(st.State), ReturnTo: returnTo}, h.cfg.LoginTTL)
+	if err != nil {
+		return
+	}
+	http.SetCookie(w, h.cookie(name, sealed, h.cfg.LoginTTL))
+}
+
+// finishedSignIn is the return path of the finished sign-in whose callback
+// r replays, if this browser finished it.
+func (h *Handlers) finishedSignIn(r *http.Request) (string, bool) {
+	state := r.URL.Query().Get("state")
+	if state == "" {
+		return "", false
+	}
+	name := h.doneCookieName()
+	for _, v := range cookieValues(r, name) {
+		var d signInDone
+		if h.sealer.open(name, v, cookieChunk, &d) == nil &&
+			subtle.ConstantTimeCompare([]byte(d.State), []byte(stateHash(state))) == 1 {
+			return d.ReturnTo, true
+		}
+	}
+	return "", false
 }

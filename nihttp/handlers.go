@@ -402,7 +402,8 @@ func (h *Handlers) countLogin(w http.ResponseWriter, r *http.Request) error {
 // response and exchanges the code
 // (Client.Exchange), starts a session, and calls OnLogin (default: a
 // redirect to the return path). A callback replayed while the browser has a
-// valid session (a reload, a back button) redirects to the return path.
+// valid session (a reload, a back button) redirects to the return path of
+// the sign-in it finished (remembered, sealed, for LoginTTL).
 // Every other failure goes to OnError, with an error that wraps
 // ErrNoLoginState, ErrLoginStateUsed, ErrTampered, ErrExpired,
 // ErrSessionTooLarge, ErrStoreUnavailable or one of nextidentity's
@@ -453,6 +454,11 @@ func (h *Handlers) Callback(w http.ResponseWriter, r *http.Request) {
 	old, _, _ := h.load(r)
 	if err != nil {
 		if old != nil && !errors.Is(err, nextidentity.ErrAuthTooOld) {
+			// A replay of a finished sign-in's callback (a reload, the
+			// back button) goes where that sign-in went.
+			if rt, ok := h.finishedSignIn(r); ok && st == nil {
+				returnTo = rt
+			}
 			redirectLocal(w, returnTo)
 			return
 		}
@@ -464,6 +470,7 @@ func (h *Handlers) Callback(w http.ResponseWriter, r *http.Request) {
 		h.cfg.OnError(w, r, err)
 		return
 	}
+	h.rememberSignIn(w, st, returnTo)
 	if old != nil {
 		// A new sign-in always gets a new session (no fixation); the old
 		// one ends.
