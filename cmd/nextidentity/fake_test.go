@@ -224,12 +224,12 @@ func signInOverHTTP(t *testing.T, authURL, email, password string) string {
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Contains(t, []int{http.StatusFound, http.StatusSeeOther}, resp.StatusCode)
-		next, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
-		require.NoError(t, err)
+		next, perr := resp.Request.URL.Parse(resp.Header.Get("Location"))
+		require.NoError(t, perr)
 		if next.Host != action.Host || strings.HasPrefix(next.Path, "/callback") {
 			return next.String()
 		}
-		resp, err = hc.Get(next.String())
+		resp, err = hc.Get(next.String()) // checked at the top of the loop
 	}
 	t.Fatal("the provider did not redirect back to the application")
 	return ""
