@@ -67,12 +67,7 @@ func (s *Server) handleAPIPreRegister(w http.ResponseWriter, r *http.Request) {
 	ident := p.identifier(authType)
 	delete(fields, fieldNewPassword) // invitees choose their password on the activation screen
 	delete(fields, fieldNewPasswordConf)
-	if len(p.params) > 0 {
-		apiInvalidParameters(w, p.params)
-		return
-	}
-	if len(p.form) > 0 {
-		apiInvalidFormFields(w, p.form)
+	if p.failed(w) {
 		return
 	}
 

@@ -106,12 +106,7 @@ func (s *Server) putProfile(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if len(params) > 0 {
-		apiInvalidParameters(w, params)
-		return
-	}
-	if len(form) > 0 {
-		apiInvalidFormFields(w, form)
+	if (&profileInput{params: params, form: form}).failed(w) {
 		return
 	}
 	if e, ok := fields[fieldEmail].(string); ok && !strings.EqualFold(strings.TrimSpace(e), u.Email) {

@@ -62,6 +62,20 @@ func (p *profileInput) str(name string) (string, bool) {
 	return strings.TrimSpace(sv), true
 }
 
+// failed answers 422 with the problems found, if any: invalid_parameters
+// first, then invalid_form_fields.
+func (p *profileInput) failed(w http.ResponseWriter) bool {
+	switch {
+	case len(p.params) > 0:
+		apiInvalidParameters(w, p.params)
+	case len(p.form) > 0:
+		apiInvalidFormFields(w, p.form)
+	default:
+		return false
+	}
+	return true
+}
+
 // identifier reads and checks the user's email address or phone number.
 func (p *profileInput) identifier(authType string) string {
 	name := fieldEmail
@@ -184,12 +198,7 @@ func (s *Server) handleAPIRegister(w http.ResponseWriter, r *http.Request) {
 			p.params[k] = notAString
 		}
 	}
-	if len(p.params) > 0 {
-		apiInvalidParameters(w, p.params)
-		return
-	}
-	if len(p.form) > 0 {
-		apiInvalidFormFields(w, p.form)
+	if p.failed(w) {
 		return
 	}
 
@@ -319,11 +328,7 @@ func (s *Server) handleVerifyLink(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	s.mu.Lock()
 	now := s.now()
-	l := s.linkLocked(token, linkVerify, now)
-	i := -1
-	if l != nil {
-		i = s.userIndexLocked(l.sub)
-	}
+	l, i := s.linkUserLocked(token, linkVerify, now)
 	if i < 0 {
 		s.mu.Unlock()
 		s.renderMessage(w, http.StatusBadRequest, "Link expired", "This verification link is unknown or has expired. Ask for a new one.")

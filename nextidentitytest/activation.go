@@ -68,11 +68,7 @@ func (s *Server) handleActivate(w http.ResponseWriter, r *http.Request) {
 	token := q.Get("token")
 	s.mu.Lock()
 	now := s.now()
-	l := s.linkLocked(token, linkActivate, now)
-	i := -1
-	if l != nil {
-		i = s.userIndexLocked(l.sub)
-	}
+	l, i := s.linkUserLocked(token, linkActivate, now)
 	if i < 0 || !s.users[i].AwaitingActivation {
 		s.mu.Unlock()
 		s.renderMessage(w, http.StatusBadRequest, "Link expired", msgLinkExpired)

@@ -208,11 +208,7 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) {
 	token := q.Get("token")
 	s.mu.Lock()
 	now := s.now()
-	l := s.linkLocked(token, linkReset, now)
-	i := -1
-	if l != nil {
-		i = s.userIndexLocked(l.sub)
-	}
+	l, i := s.linkUserLocked(token, linkReset, now)
 	if i < 0 {
 		s.mu.Unlock()
 		s.renderMessage(w, http.StatusBadRequest, "Link expired", msgLinkExpired)

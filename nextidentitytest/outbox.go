@@ -215,6 +215,20 @@ func (s *Server) newLinkLocked(e Endpoint, l link, now time.Time) string {
 	return s.URL + string(e) + "?" + url.Values{"token": {token}}.Encode()
 }
 
+// linkUserLocked returns the live link token of kind and the index of its
+// user, or nil and -1.
+func (s *Server) linkUserLocked(token string, kind linkKind, now time.Time) (*link, int) {
+	l := s.linkLocked(token, kind, now)
+	if l == nil {
+		return nil, -1
+	}
+	i := s.userIndexLocked(l.sub)
+	if i < 0 {
+		return nil, -1
+	}
+	return l, i
+}
+
 // linkLocked returns the live link token of kind, or nil.
 func (s *Server) linkLocked(token string, kind linkKind, now time.Time) *link {
 	l := s.acct.links[token]
