@@ -156,7 +156,7 @@ func TestSessionBinaryRefusesGarbage(t *testing.T) {
 }
 
 // goldenKey and goldenNow open testdata/session-json.cookie, sealed by the
-// cookie store before the binary encoding (commit 9ebf56e's parent).
+// cookie store of commit db08d1a, before the binary encoding.
 var goldenKey = func() []byte {
 	k := make([]byte, nihttp.KeySize)
 	for i := range k {
