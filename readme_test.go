@@ -87,6 +87,16 @@ func docPages(t *testing.T) []string {
 	return append([]string{"README.md"}, pages...)
 }
 
+// TestReadmeLinksEveryDocPage: the README is the map; a page under docs/
+// that it does not link is a page nobody finds.
+func TestReadmeLinksEveryDocPage(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	for _, page := range docPages(t)[1:] {
+		require.Contains(t, string(readme), "]("+filepath.ToSlash(page)+")", "README.md links %s", page)
+	}
+}
+
 // readmeSnippet is one ```go block and the README line of its first line.
 type readmeSnippet struct {
 	line int
