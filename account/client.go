@@ -15,6 +15,7 @@ import (
 
 	"github.com/oidc-kit/nextidentity"
 	"github.com/oidc-kit/nextidentity/internal/httpx"
+	"github.com/oidc-kit/nextidentity/internal/telemetry"
 )
 
 // AuthType is the provider's "auth_type": which identifier the user signs in
@@ -43,6 +44,7 @@ type Client struct {
 	envID       string
 	redirectURL string
 	invite      oauth2.TokenSource // Bearer for /pre-register; nil means Basic
+	tel         *telemetry.Telemetry
 }
 
 // Option customises a Client.
@@ -78,6 +80,7 @@ func New(c *nextidentity.Client, opts ...Option) *Client {
 		c:           c,
 		base:        strings.TrimSuffix(c.Issuer(), "/"),
 		redirectURL: c.RedirectURL(),
+		tel:         newTelemetry(c),
 	}
 	for _, o := range opts {
 		o(ac)
@@ -162,6 +165,11 @@ func (c *Client) do(ctx context.Context, k call) ([]byte, int, error) {
 		}
 	}
 	resp, err := c.c.HTTPClient().Do(req)
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	telemetry.HTTP(req, "account "+k.op, status)
 	if err != nil {
 		// A *url.Error names the URL, whose query holds only client_id and
 		// env_id; the body (with any secret) is never part of it.

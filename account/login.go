@@ -170,8 +170,11 @@ func (c *Client) Exchange(ctx context.Context, r *LoginResult, opts ...ExchangeO
 	return c.token(ctx, b)
 }
 
-// token posts b to the account API's /token.
-func (c *Client) token(ctx context.Context, b tokenBody) (*nextidentity.Token, error) {
+// token posts b to the account API's /token, in a "nextidentity.token"
+// span with its grant type.
+func (c *Client) token(ctx context.Context, b tokenBody) (_ *nextidentity.Token, err error) {
+	ctx, op := c.tel.StartToken(ctx, b.GrantType)
+	defer op.End(&err)
 	if c.redirectURL == "" {
 		return nil, errNoRedirect(opToken)
 	}

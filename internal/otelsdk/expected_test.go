@@ -140,3 +140,32 @@ func histCount(rm metricdata.ResourceMetrics, name string) uint64 {
 	}
 	return n
 }
+
+// TestAccountTokenTelemetry: the API integration's code exchange is a
+// token request like the hosted flow's: a "nextidentity.token" span with
+// its grant type and the account endpoint, and the token request metric.
+func TestAccountTokenTelemetry(t *testing.T) {
+	r := newRecorder(t)
+	f := newFlow(t, r)
+	f.viaAccount(t)
+	var found bool
+	for _, s := range r.spans.GetSpans() {
+		if s.Name != "nextidentity.token" {
+			continue
+		}
+		a := attrMap(s.Attributes)
+		require.Equal(t, "authorization_code", a["nextidentity.grant_type"])
+		require.Equal(t, "account token", a["nextidentity.endpoint"])
+		require.Equal(t, "POST", a["http.request.method"])
+		require.Equal(t, "200", a["http.response.status_code"])
+		found = true
+	}
+	require.True(t, found, "a token span for the account API's /token")
+	var requests bool
+	for _, sm := range r.metrics(t).ScopeMetrics {
+		for _, m := range sm.Metrics {
+			requests = requests || m.Name == "nextidentity.token.requests"
+		}
+	}
+	require.True(t, requests, "the token request counter")
+}

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/oidc-kit/nextidentity"
+	"github.com/oidc-kit/nextidentity/account"
 	"github.com/oidc-kit/nextidentity/nextidentitytest"
 	"github.com/oidc-kit/nextidentity/nihttp"
 )
@@ -194,11 +195,24 @@ func (f *flow) viaClient(t *testing.T) {
 // SDK providers and checks that no span name, attribute, event, status or
 // metric attribute, and no debug log line, contains a token, code,
 // verifier, secret, cookie value, email or claim value.
+// viaAccount signs in through the API integration (package account): the
+// password goes to /login, the code to the account API's /token.
+func (f *flow) viaAccount(t *testing.T) {
+	ac := account.New(f.client)
+	res, err := ac.Login(context.Background(), account.Credentials{AuthType: account.Email, UserID: userEmail, Password: userPassword})
+	require.NoError(t, err)
+	f.secret("account code", res.Code)
+	tok, err := ac.Exchange(context.Background(), res)
+	require.NoError(t, err)
+	f.token("account", tok)
+}
+
 func TestTelemetryCarriesNoSecret(t *testing.T) {
 	r := newRecorder(t)
 	f := newFlow(t, r)
 	f.viaHandlers(t)
 	f.viaClient(t)
+	f.viaAccount(t)
 
 	var exported []string
 	for _, s := range r.spans.GetSpans() {
