@@ -77,10 +77,9 @@ type target struct {
 
 // result is one target's numbers in one round.
 type result struct {
-	p50, p99   time.Duration
-	rps        float64
-	cpuPerReq  time.Duration
-	startToRun time.Duration
+	p50, p99  time.Duration
+	rps       float64
+	cpuPerReq time.Duration
 }
 
 // proxyTable runs the comparison and prints it.
