@@ -167,6 +167,15 @@ type Config struct {
 	// elsewhere.
 	BackChannelLogout bool
 
+	// Tenant names the tenant when one process serves several Next
+	// Identity tenants (Tenants sets it from Tenant.Name): 1 to 32 of a-z,
+	// 0-9 and "-". The cookie names get "-" and the name appended, the
+	// sealing keys are derived from Keys and the name (HKDF-SHA256), and
+	// Store sees session IDs, subjects and SIDs prefixed with the name and
+	// "_", so that nothing one tenant issued is accepted by another, even
+	// with the same Keys and Store. Empty: an application with one tenant.
+	Tenant string
+
 	// Logger receives warnings the handlers cannot return (a failed refresh
 	// that kept the session, a store error while touching a session). Nil
 	// means silent, except for the one record an operator must see: a
@@ -206,6 +215,9 @@ type Handlers struct {
 	usedStates nextidentity.ReplayCache
 	// sessionCookie is the session cookie's name, prefix included.
 	sessionCookie string
+	// mount is the path prefix Tenants serves the handlers under (it
+	// strips it from requests): put back on every path they redirect to.
+	mount string
 }
 
 // loginState is what a login cookie carries between login and callback.
@@ -227,7 +239,10 @@ type loginState struct {
 
 // New checks cfg and returns the handlers. It reports every missing or
 // invalid field at once.
-func New(cfg Config) (*Handlers, error) {
+func New(cfg Config) (*Handlers, error) { return newHandlers(cfg, "") }
+
+// newHandlers is New for handlers served under the path prefix mount.
+func newHandlers(cfg Config, mount string) (*Handlers, error) {
 	var errs []error
 	if cfg.Client == nil {
 		errs = append(errs, errors.New("nihttp: Config.Client is required"))
@@ -235,7 +250,14 @@ func New(cfg Config) (*Handlers, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s, err := newSealer(cfg.Now, cfg.Keys...)
+	keys := cfg.Keys
+	if cfg.Tenant != "" {
+		if !tenantName.MatchString(cfg.Tenant) {
+			errs = append(errs, fmt.Errorf("nihttp: Config.Tenant %q: want 1 to 32 of a-z, 0-9 and -", cfg.Tenant))
+		}
+		keys = tenantKeys(cfg.Tenant, keys)
+	}
+	s, err := newSealer(cfg.Now, keys...)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("nihttp: Config.Keys: %w", err))
 	}
@@ -246,6 +268,10 @@ func New(cfg Config) (*Handlers, error) {
 	setDefault(&cfg.DefaultReturnTo, "/")
 	setDefault(&cfg.SessionCookieName, DefaultSessionCookieName)
 	setDefault(&cfg.LoginCookieName, DefaultLoginCookieName)
+	if cfg.Tenant != "" {
+		cfg.SessionCookieName += "-" + cfg.Tenant
+		cfg.LoginCookieName += "-" + cfg.Tenant
+	}
 	if rt, ok := localPath(cfg.DefaultReturnTo); !ok {
 		errs = append(errs, fmt.Errorf("nihttp: Config.DefaultReturnTo %q is not a local path", cfg.DefaultReturnTo))
 	} else {
@@ -268,7 +294,7 @@ func New(cfg Config) (*Handlers, error) {
 		cfg.OnError = DefaultOnError
 	}
 	cfg.OnError = recordFailure(cfg.OnError)
-	h := &Handlers{cfg: cfg, sealer: s, store: cfg.Store, csrf: http.NewCrossOriginProtection(), log: cfg.Logger, loginURL: *loginURL}
+	h := &Handlers{cfg: cfg, sealer: s, store: cfg.Store, csrf: http.NewCrossOriginProtection(), log: cfg.Logger, loginURL: *loginURL, mount: mount}
 	h.opsLog = h.log
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -282,6 +308,9 @@ func New(cfg Config) (*Handlers, error) {
 		h.usedStates = rc
 	} else {
 		h.usedStates = nextidentity.NewMemoryReplayCache(0)
+	}
+	if cfg.Tenant != "" && cfg.Store != nil {
+		h.store = namespaced(h.store, cfg.Tenant)
 	}
 	h.tel = newTelemetry(&cfg)
 	h.store = instrument(h.store, h.tel)
@@ -459,7 +488,7 @@ func (h *Handlers) Callback(w http.ResponseWriter, r *http.Request) {
 			if rt, ok := h.finishedSignIn(r); ok && st == nil {
 				returnTo = rt
 			}
-			redirectLocal(w, returnTo)
+			redirectLocal(w, h.mount+returnTo)
 			return
 		}
 		h.cfg.OnError(w, r, err)
@@ -479,10 +508,10 @@ func (h *Handlers) Callback(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if h.cfg.OnLogin != nil {
-		h.cfg.OnLogin(w, r, s, returnTo)
+		h.cfg.OnLogin(w, r, s, h.mount+returnTo)
 		return
 	}
-	redirectLocal(w, returnTo)
+	redirectLocal(w, h.mount+returnTo)
 }
 
 // loginState opens and deletes the login cookie of the callback's state.

@@ -91,6 +91,7 @@ func stepUpChallenge(scheme string, maxAge time.Duration) string {
 // local path) and, for a step-up, max_age and with prompt prompt=login.
 func (h *Handlers) loginLocation(returnTo string, maxAge *time.Duration, prompt bool) string {
 	target := h.loginURL
+	target.Path = h.mount + target.Path
 	q := target.Query()
 	if rt, ok := localPath(returnTo); ok {
 		q.Set("return_to", rt)
