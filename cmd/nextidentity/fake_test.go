@@ -183,14 +183,7 @@ func TestFakePrintedVariablesWork(t *testing.T) {
 	c.openBrowser = func(context.Context, string) error { t.Error("a browser was opened with -no-browser"); return nil }
 	loginDone := make(chan int, 1)
 	go func() { loginDone <- c.run(t.Context(), []string{"login", "-no-browser", "-wait", "30s"}) }()
-	printed := regexp.MustCompile(`(?m)^  (http://\S+/authorize\?\S+)$`)
-	var authURL string
-	require.Eventually(t, func() bool {
-		if m := printed.FindStringSubmatch(c.errOut.String()); m != nil {
-			authURL = m[1]
-		}
-		return authURL != ""
-	}, 10*time.Second, 10*time.Millisecond)
+	authURL := printedAuthURL(t, c)
 	callback := signInOverHTTP(t, authURL, nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword)
 	require.True(t, strings.HasPrefix(callback, env[envRedirectURL]+"?"), callback)
 	require.NoError(t, visit(t.Context(), callback))

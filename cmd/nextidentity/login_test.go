@@ -156,13 +156,10 @@ func TestLoginShowTokensAndText(t *testing.T) {
 	require.NotContains(t, out, "-show-tokens to show")
 }
 
-// With -no-browser the URL goes to stderr and the user opens it.
-func TestLoginNoBrowser(t *testing.T) {
-	s := newLoginSetup(t, nextidentitytest.Options{})
-	c := s.cli(t, nil)
-	done := make(chan int, 1)
-	go func() { done <- c.run(t.Context(), []string{"login", "-no-browser", "-wait", "30s"}) }()
-
+// printedAuthURL waits for login -no-browser to print the sign-in URL on
+// stderr and returns it.
+func printedAuthURL(t *testing.T, c *testCLI) string {
+	t.Helper()
 	printed := regexp.MustCompile(`(?m)^  (http://\S+/authorize\?\S+)$`)
 	var authURL string
 	require.Eventually(t, func() bool {
@@ -171,6 +168,17 @@ func TestLoginNoBrowser(t *testing.T) {
 		}
 		return authURL != ""
 	}, 10*time.Second, 10*time.Millisecond)
+	return authURL
+}
+
+// With -no-browser the URL goes to stderr and the user opens it.
+func TestLoginNoBrowser(t *testing.T) {
+	s := newLoginSetup(t, nextidentitytest.Options{})
+	c := s.cli(t, nil)
+	done := make(chan int, 1)
+	go func() { done <- c.run(t.Context(), []string{"login", "-no-browser", "-wait", "30s"}) }()
+
+	authURL := printedAuthURL(t, c)
 	require.NoError(t, s.fakeBrowser(t, nextidentitytest.DefaultUserEmail, nextidentitytest.DefaultUserPassword)(t.Context(), authURL))
 	require.Equal(t, exitOK, <-done, c.errOut.String())
 	require.Contains(t, c.errOut.String(), "Open this URL in a browser")
