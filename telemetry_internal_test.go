@@ -3,6 +3,7 @@ package nextidentity
 import (
 	"context"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -21,12 +22,29 @@ func TestVerifyIDTokenTelemetryAllocatesNothing(t *testing.T) {
 		}
 	}
 	verify()
-	withDefault := testing.AllocsPerRun(100, verify)
+	withDefault := allocsPerOp(1000, verify)
 	tel := c.tel
 	c.tel = nil
 	defer func() { c.tel = tel }()
-	without := testing.AllocsPerRun(100, verify)
-	require.Equal(t, without, withDefault)
+	without := allocsPerOp(1000, verify)
+	require.InDelta(t, without, withDefault, 0.5, "allocations per VerifyIDToken: without telemetry %v, default providers %v", without, withDefault)
+}
+
+// allocsPerOp is testing.AllocsPerRun without its rounding down to a whole
+// number. Under the race detector sync.Pool drops a quarter of what it is
+// given (the HMAC states and ID-token buffers are pooled), so a whole count
+// flips between two runs of the same code; a real allocation per call still
+// shows as a difference of one.
+func allocsPerOp(runs int, f func()) float64 {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	f()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.Mallocs-before.Mallocs) / float64(runs)
 }
 
 // BenchmarkTelemetryVerifyIDToken shows the cost of telemetry on the hot

@@ -2,6 +2,7 @@ package nihttp
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,9 +23,26 @@ func TestInstrumentedStoreAllocatesNothingWithNoopProviders(t *testing.T) {
 	require.NoError(t, err)
 	st := instrument(mem, telemetry.New(nil, nil, failureReasons))
 
-	bare := testing.AllocsPerRun(200, func() { _, _ = mem.Load(ctx, id) })
-	traced := testing.AllocsPerRun(200, func() { _, _ = st.Load(ctx, id) })
-	require.Equal(t, bare, traced, "allocations per Load: bare store %v, instrumented %v", bare, traced)
+	bare := allocsPerOp(1000, func() { _, _ = mem.Load(ctx, id) })
+	traced := allocsPerOp(1000, func() { _, _ = st.Load(ctx, id) })
+	require.InDelta(t, bare, traced, 0.5, "allocations per Load: bare store %v, instrumented %v", bare, traced)
+}
+
+// allocsPerOp is testing.AllocsPerRun without its rounding down to a whole
+// number. Under the race detector sync.Pool drops a quarter of what it is
+// given (the session and ID-token caches pool what they can), so a whole count
+// flips between two runs of the same code; a real allocation per call still
+// shows as a difference of one.
+func allocsPerOp(runs int, f func()) float64 {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	f()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.Mallocs-before.Mallocs) / float64(runs)
 }
 
 func TestInstrumentKeepsTheStoreKind(t *testing.T) {
