@@ -68,34 +68,11 @@ func (s *Server) authorizeHandler(e Endpoint) http.HandlerFunc {
 			return
 		}
 
-		// Problems with client_id or redirect_uri cannot be reported to the
-		// application: the provider shows an error page instead.
-		if len(q["client_id"]) > 1 || len(q["redirect_uri"]) > 1 {
-			s.renderMessage(w, http.StatusBadRequest, "Invalid request", "client_id and redirect_uri must not be repeated.")
+		c, redirectURI, ok := s.hostedClient(w, q)
+		if !ok {
 			return
 		}
-		clientID := q.Get("client_id")
-		s.mu.Lock()
-		c, known := s.clients[clientID]
-		s.mu.Unlock()
-		if !known || !hostedAllowed(c) {
-			// An API-only client is refused like an unknown one.
-			msg := "The client_id parameter is missing."
-			if clientID != "" {
-				msg = "The application (client_id " + strconv.Quote(clientID) + ") is not registered."
-			}
-			s.renderMessage(w, http.StatusBadRequest, "Invalid client", msg)
-			return
-		}
-		redirectURI := q.Get("redirect_uri")
-		if !redirectURIAllowed(c.RedirectURIs, redirectURI) {
-			msg := "The redirect_uri parameter is missing."
-			if redirectURI != "" {
-				msg = "The redirect_uri " + strconv.Quote(redirectURI) + " is not registered for this application."
-			}
-			s.renderMessage(w, http.StatusBadRequest, "Invalid redirect URI", msg)
-			return
-		}
+		clientID := c.ID
 
 		state := q.Get("state")
 		fail := func(code, description string) {
@@ -448,4 +425,39 @@ func (s *Server) readParams(w http.ResponseWriter, r *http.Request) (url.Values,
 		s.renderMessage(w, http.StatusMethodNotAllowed, "Method not allowed", "Use GET or POST.")
 		return nil, false
 	}
+}
+
+// hostedClient checks the client_id and redirect_uri of a request for a
+// hosted screen (/authorize, /register, /personal-details,
+// /forgot-password). Problems with them cannot be reported to the
+// application, so the provider shows an error page instead and
+// hostedClient returns false: a repeated parameter, an unknown client or
+// one without the hosted journeys (refused like an unknown one), and a
+// redirect_uri that is missing or not registered.
+func (s *Server) hostedClient(w http.ResponseWriter, q url.Values) (Client, string, bool) {
+	if len(q["client_id"]) > 1 || len(q["redirect_uri"]) > 1 {
+		s.renderMessage(w, http.StatusBadRequest, "Invalid request", "client_id and redirect_uri must not be repeated.")
+		return Client{}, "", false
+	}
+	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
+	s.mu.Lock()
+	c, known := s.clients[clientID]
+	s.mu.Unlock()
+	if !known || !hostedAllowed(c) {
+		msg := "The client_id parameter is missing."
+		if clientID != "" {
+			msg = "The application (client_id " + strconv.Quote(clientID) + ") is not registered."
+		}
+		s.renderMessage(w, http.StatusBadRequest, "Invalid client", msg)
+		return Client{}, "", false
+	}
+	if !redirectURIAllowed(c.RedirectURIs, redirectURI) {
+		msg := "The redirect_uri parameter is missing."
+		if redirectURI != "" {
+			msg = "The redirect_uri " + strconv.Quote(redirectURI) + " is not registered for this application."
+		}
+		s.renderMessage(w, http.StatusBadRequest, "Invalid redirect URI", msg)
+		return Client{}, "", false
+	}
+	return c, redirectURI, true
 }

@@ -48,32 +48,11 @@ func (s *Server) handleForgotPassword(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	for _, k := range []string{"client_id", "redirect_uri"} {
-		if len(q[k]) > 1 {
-			s.renderMessage(w, http.StatusBadRequest, "Invalid request", "client_id and redirect_uri must not be repeated.")
-			return
-		}
-	}
-	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
-	s.mu.Lock()
-	c, known := s.clients[clientID]
-	s.mu.Unlock()
-	if !known || !hostedAllowed(c) {
-		msg := "The client_id parameter is missing."
-		if clientID != "" {
-			msg = "The application (client_id " + strconv.Quote(clientID) + ") is not registered."
-		}
-		s.renderMessage(w, http.StatusBadRequest, "Invalid client", msg)
+	c, redirectURI, ok := s.hostedClient(w, q)
+	if !ok {
 		return
 	}
-	if !redirectURIAllowed(c.RedirectURIs, redirectURI) {
-		msg := "The redirect_uri parameter is missing."
-		if redirectURI != "" {
-			msg = "The redirect_uri " + strconv.Quote(redirectURI) + " is not registered for this application."
-		}
-		s.renderMessage(w, http.StatusBadRequest, "Invalid redirect URI", msg)
-		return
-	}
+	clientID := c.ID
 	state := q.Get("state")
 	fail := func(code, description string) {
 		http.Redirect(w, r, s.callbackURL(redirectURI, state, url.Values{"error": {code}, "error_description": {description}}), http.StatusFound)
